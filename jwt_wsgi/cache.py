@@ -1,0 +1,74 @@
+"""The verified-token cache: pay for a signature once per token, not per request.
+
+Clients send the same token until it expires, and verifying it (strict parse,
+signature, static claims) costs far more than everything else the middleware
+does. :class:`TokenCache` remembers the :class:`~jwt_wsgi.tokens.Verified`
+result per token string, bounded and least-recently-used first out.
+
+What a hit does *not* skip, so caching never weakens a check:
+
+* ``exp``, ``nbf`` and ``iat`` are checked against the current time on every
+  request; an expired entry is dropped the moment it is seen.
+* Rules (claims, scopes, ``when``) and revocation run on every request.
+* An entry remembers the key ring that verified it; when the keys change
+  (rotation, a refreshed JWKS) older entries are ignored and their tokens are
+  verified again against the new keys.
+
+Only successes are cached. A failed token is verified again when it returns:
+caching failures would let a flood of junk evict the good entries. One token
+has one string form, because the strict parser refuses padded or
+non-canonical base64url, so the cache key cannot be dodged by re-spelling.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .tokens import Verified
+
+
+class TokenCache:
+    """A thread-safe LRU of verified tokens.
+
+    :param size: the most entries kept; ``0`` turns the cache off.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        if size < 0:
+            raise ValueError("cache_size must be 0 (off) or more")
+        self.size = size
+        self._entries: OrderedDict[str, tuple[object, Verified]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str, keys: object) -> Verified | None:
+        """The entry for ``token`` if it was verified by ``keys``, else ``None``."""
+        with self._lock:
+            entry = self._entries.get(token)
+            if entry is None:
+                return None
+            if entry[0] is not keys:
+                del self._entries[token]
+                return None
+            self._entries.move_to_end(token)
+            return entry[1]
+
+    def put(self, token: str, keys: object, verified: Verified) -> None:
+        """Remember that ``keys`` verified ``token``."""
+        if not self.size:
+            return
+        with self._lock:
+            self._entries[token] = (keys, verified)
+            self._entries.move_to_end(token)
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def discard(self, token: str) -> None:
+        """Forget ``token`` (it expired, say)."""
+        with self._lock:
+            self._entries.pop(token, None)

@@ -1,0 +1,238 @@
+"""The WSGI middleware: one bearer-token check in front of any WSGI app.
+
+:class:`JWTMiddleware` wraps an app (Flask, Django, Pyramid, Falcon, Bottle,
+a bare function). For every request it:
+
+1. canonicalises ``PATH_INFO`` (:mod:`jwt_wsgi.paths`) and hands the app that
+   same path, so the rule that was checked is the route that runs;
+2. finds the most specific :class:`~jwt_wsgi.rules.Rule` for path and method;
+3. unless the rule is public, reads the bearer token and verifies it, or finds
+   it in the verified-token cache, always re-checking the clock;
+4. checks the rule's claims, scopes and ``when``;
+5. sets the environ keys below and calls the app, whose response it passes on
+   untouched (the request body is never read).
+
+A refusal is an :class:`~jwt_wsgi.errors.AuthError` turned into an RFC 6750
+response by ``on_error``, and logged (reason, method, path; never the token)
+on the ``jwt_wsgi`` logger at INFO.
+
+Environ keys set for the app:
+
+``jwt.claims``
+    The verified claim set (a fresh ``dict`` per request, safe to mutate), or
+    ``None`` on a public path, a preflight, or an optional path with no token.
+``jwt.token``
+    The raw token string, or ``None``. Treat it as a secret: never log it.
+``jwt.header``
+    The JOSE header (``alg``, ``kid``, ...), or ``None``.
+``REMOTE_USER``
+    The ``sub`` claim (or the claim named by ``remote_user``), when it is a
+    string.
+
+Security notes: everything is protected unless a rule says otherwise
+(``default="required"``); ``algorithms`` has no default; the app must route on
+``PATH_INFO``, which Werkzeug, Flask, Django and the other WSGI frameworks do.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .bearer import TokenSource
+from .cache import TokenCache
+from .errors import AuthError, InvalidToken, MissingToken, error_response
+from .keys import KeyRing
+from .paths import canonical_path
+from .rules import Auth, Rule, RuleMap
+from .tokens import Verified, Verifier
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+logger = logging.getLogger("jwt_wsgi")
+
+#: ``on_error(environ, start_response, error)`` answers a refused request.
+ErrorHandler = Callable[["WSGIEnvironment", "StartResponse", AuthError], Iterable[bytes]]
+
+
+def get_claims(environ: WSGIEnvironment) -> dict[str, Any] | None:
+    """The verified claims of this request, or ``None`` when no token was required."""
+    claims: dict[str, Any] | None = environ.get("jwt.claims")
+    return claims
+
+
+class JWTMiddleware:
+    """Verify bearer JWTs in front of ``app`` and apply path rules.
+
+    :param app: the WSGI application to protect.
+    :param key: the verification key(s): an HMAC secret, a PEM public key, a
+        ``cryptography`` key, a ``jwt.PyJWK``, a ``jwt.PyJWKSet``, a JWK or
+        JWK Set ``dict``, or a list of these (see :mod:`jwt_wsgi.keys`).
+    :param algorithms: the allowed algorithms, e.g. ``["RS256"]``. Required:
+        never derive it from the token (RFC 8725 section 3.1).
+    :param rules: :class:`~jwt_wsgi.rules.Rule` objects; most specific wins.
+    :param default: the mode for paths no rule matches (``"required"``).
+    :param audience: accepted ``aud`` value(s); a token with ``aud`` is
+        refused when this is unset.
+    :param issuer: accepted ``iss`` value(s); when set, the claim is required.
+    :param leeway: seconds of clock skew tolerated (``0``).
+    :param require: claims every token must carry (``("exp",)``).
+    :param typ: accepted ``typ`` header value(s), e.g. ``"at+jwt"`` (``None``:
+        not checked).
+    :param header: the header carrying the token (``"Authorization"``).
+    :param scheme: its auth scheme (``"Bearer"``; ``""`` for a bare token).
+    :param realm: the ``realm`` of the challenge (``"api"``).
+    :param cors_preflight: let CORS preflight requests (``OPTIONS`` with
+        ``Origin`` and ``Access-Control-Request-Method``) through without a
+        token (``False``).
+    :param remote_user: the claim copied to ``REMOTE_USER`` (``"sub"``;
+        ``None`` turns it off).
+    :param on_error: replaces :func:`~jwt_wsgi.errors.error_response`. If it
+        raises, the default response is sent and the exception logged.
+    :param cache_size: verified tokens remembered (``10000``; ``0`` is off).
+    :param max_token_bytes: longer tokens are refused unparsed (``8192``).
+    :param case_sensitive: match rules case-sensitively (``True``).
+    :param allow_weak_hmac_keys: accept HMAC secrets shorter than the hash
+        (``False``).
+    :param clock: returns the current Unix time (``time.time``); tests freeze it.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        key: Any,
+        algorithms: Sequence[str],
+        rules: Sequence[Rule] = (),
+        default: Auth = "required",
+        audience: str | Collection[str] | None = None,
+        issuer: str | Collection[str] | None = None,
+        leeway: float = 0,
+        require: Sequence[str] = ("exp",),
+        typ: str | Collection[str] | None = None,
+        header: str = "Authorization",
+        scheme: str = "Bearer",
+        realm: str = "api",
+        cors_preflight: bool = False,
+        remote_user: str | None = "sub",
+        on_error: ErrorHandler | None = None,
+        cache_size: int = 10_000,
+        max_token_bytes: int = 8192,
+        case_sensitive: bool = True,
+        allow_weak_hmac_keys: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.app = app
+        self.verifier = Verifier(
+            KeyRing(key, algorithms, allow_weak_hmac_keys=allow_weak_hmac_keys),
+            audience=audience,
+            issuer=issuer,
+            leeway=leeway,
+            require=require,
+            typ=typ,
+            max_token_bytes=max_token_bytes,
+        )
+        self.rules = RuleMap(rules, default, case_sensitive=case_sensitive)
+        self.source = TokenSource(header, scheme)
+        self.cache = TokenCache(cache_size)
+        self.realm = realm
+        self.cors_preflight = cors_preflight
+        self.remote_user = remote_user
+        self.on_error = on_error
+        self.clock = clock
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        token: str | None = None
+        verified: Verified | None = None
+        claims: dict[str, Any] | None = None
+        try:
+            environ["PATH_INFO"], path = canonical_path(environ)
+            rule = self.rules.match(path, method)
+            if rule.auth != "public" and not self._is_preflight(environ, method):
+                token = self.source.read(environ)
+                if token is not None:
+                    verified = self._verify(token)
+                    claims = copy_json(verified.claims)
+                    if rule.checks:
+                        rule.authorize(claims, environ)
+                elif rule.auth == "required":
+                    raise MissingToken("a bearer token is required")
+        except AuthError as error:
+            return self._reject(environ, start_response, error)
+        except Exception:
+            # A bug of ours or of a dependency must not become a 500 with a
+            # traceback; fail closed and leave the details in the log.
+            logger.exception("unexpected error while authenticating a request")
+            return self._reject(
+                environ, start_response, InvalidToken("the token could not be verified")
+            )
+        environ["jwt.token"] = token
+        environ["jwt.claims"] = claims
+        if verified is None:
+            environ["jwt.header"] = None
+        else:
+            environ["jwt.header"] = copy_json(verified.header)
+            user = self.remote_user and verified.claims.get(self.remote_user)
+            if isinstance(user, str):
+                environ["REMOTE_USER"] = user
+        return self.app(environ, start_response)
+
+    def _verify(self, token: str) -> Verified:
+        """Verify ``token`` or take it from the cache; always check the clock."""
+        verifier = self.verifier
+        keys = verifier.keys
+        now = self.clock()
+        verified = self.cache.get(token, keys)
+        if verified is None:
+            verified = verifier.verify(token)
+            verifier.check_time(verified.claims, now)
+            self.cache.put(token, keys, verified)
+        else:
+            try:
+                verifier.check_time(verified.claims, now)
+            except InvalidToken:
+                self.cache.discard(token)
+                raise
+        return verified
+
+    def _is_preflight(self, environ: WSGIEnvironment, method: str) -> bool:
+        return (
+            self.cors_preflight
+            and method == "OPTIONS"
+            and "HTTP_ORIGIN" in environ
+            and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+        )
+
+    def _reject(
+        self, environ: WSGIEnvironment, start_response: StartResponse, error: AuthError
+    ) -> Iterable[bytes]:
+        logger.info(
+            "refused %r %r with %d: %s",
+            environ.get("REQUEST_METHOD"),
+            environ.get("PATH_INFO"),
+            error.status,
+            error.description,
+        )
+        if self.on_error is not None:
+            try:
+                return self.on_error(environ, start_response, error)
+            except Exception:
+                logger.exception("on_error raised; sending the default response")
+        return error_response(environ, start_response, error, self.realm)
+
+
+def copy_json(value: Any) -> Any:
+    """Copy a JSON value deeply, fast: only dicts and lists are containers in JSON."""
+    kind = type(value)
+    if kind is dict:
+        return {k: copy_json(v) if type(v) in _CONTAINERS else v for k, v in value.items()}
+    if kind is list:
+        return [copy_json(v) if type(v) in _CONTAINERS else v for v in value]
+    return value
+
+
+_CONTAINERS = (dict, list)

@@ -1,0 +1,93 @@
+"""Path canonicalisation: the one place that decides what path a request is for.
+
+Auth filters in front of routers are bypassed when the filter and the router
+disagree on the path (``//admin``, ``/public/../admin``, ``/%2fadmin``,
+``/..;/admin``). jwt_wsgi removes the disagreement instead of guessing the
+router's view: the rules match the canonical path, and the middleware writes
+that same path back into ``PATH_INFO`` before calling the app, so the app
+routes exactly what was checked.
+
+The canonical form of ``PATH_INFO``:
+
+* dot segments (``.`` and ``..``) are resolved as RFC 3986 section 5.2.4 does,
+  never climbing above the root;
+* runs of slashes are merged into one;
+* a trailing slash is kept (``/admin/`` stays ``/admin/``; Werkzeug-style
+  rules match both spellings);
+* everything else, including ``;`` and ``%`` inside segments, is left as is:
+  ``PATH_INFO`` is already percent-decoded, and decoding twice would open
+  another bypass.
+
+Refused with 400 ``invalid_request`` because no single reading is safe:
+bytes that are not UTF-8, control characters and NUL, a backslash (some
+servers and frameworks treat it as a separator), a dot segment carrying
+parameters (``..;x``), and, when the server reports the raw request target
+(``RAW_URI`` or ``REQUEST_URI``), an encoded slash or backslash (``%2F``,
+``%5C``) in it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from .errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+_ENCODED_SEPARATOR = re.compile(r"%(?:2f|5c)", re.IGNORECASE)
+_DOT_WITH_PARAMS = re.compile(r"\.\.?;")
+
+
+def canonical_path(environ: WSGIEnvironment) -> tuple[str, str]:
+    """Return ``(wsgi_path, text_path)`` for the request, or raise :class:`InvalidRequest`.
+
+    ``wsgi_path`` is the canonical path in WSGI's latin-1 form, to store in
+    ``PATH_INFO``; ``text_path`` is the same path as Unicode, for matching.
+    """
+    raw_target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw_target and "%" in raw_target:
+        target_path = raw_target.split("?", 1)[0]
+        if _ENCODED_SEPARATOR.search(target_path):
+            raise InvalidRequest("the request path contains an encoded slash or backslash")
+    path = environ.get("PATH_INFO") or "/"
+    # The common case, a plain ASCII path with no dot segments, empty
+    # segments or separators to worry about, costs four scans.
+    if (
+        path.isascii()
+        and path.isprintable()
+        and path.startswith("/")
+        and "//" not in path
+        and "/." not in path
+        and "\\" not in path
+    ):
+        return path, path
+    try:
+        text = path.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise InvalidRequest("the request path is not valid UTF-8") from None
+    if not text.isprintable():
+        raise InvalidRequest("the request path contains control characters")
+    if "\\" in text:
+        raise InvalidRequest("the request path contains a backslash")
+    canonical = resolve(text)
+    return canonical.encode("utf-8").decode("latin-1"), canonical
+
+
+def resolve(path: str) -> str:
+    """Resolve dot segments and merge slashes; keep a trailing slash."""
+    output: list[str] = []
+    segments = path.split("/")
+    for segment in segments:
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if output:
+                output.pop()
+            continue
+        if _DOT_WITH_PARAMS.match(segment):
+            raise InvalidRequest("the request path contains a dot segment with parameters")
+        output.append(segment)
+    trailing = segments[-1] in ("", ".", "..") and bool(output)
+    return "/" + "/".join(output) + ("/" if trailing else "")
