@@ -161,17 +161,18 @@ class KeyRing:
     def candidates(self, kid: str | None) -> tuple[VerifyingKey, ...]:
         """The keys to try for a token with this ``kid`` (none if it is unknown).
 
-        A key set (JWKS) selects strictly by ``kid``. Keys configured without
-        a ``kid`` also verify tokens that carry one, so a minter may label its
-        tokens before the verifiers know the label.
+        A key set (JWKS) selects strictly by ``kid``: a token without one, or
+        with one the set lacks, has no candidates. Keys configured one by one
+        serve tokens without a ``kid``, and those configured without a ``kid``
+        also serve tokens that carry one, so a minter may label its tokens
+        before the verifiers know the label.
         """
         if kid is not None:
             found = self._by_kid.get(kid)
             if found is not None:
                 return (found,)
-        if self.requires_kid:
-            return ()
-        return self._anonymous
+            return () if self.requires_kid else self._anonymous
+        return () if self.requires_kid else self.keys
 
     def _prepare(
         self, kid: str | None, raw: Any, jwk_alg: str | None, usable: bool

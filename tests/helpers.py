@@ -1,0 +1,109 @@
+"""Helpers shared by the tests: a frozen clock, token builders, an echo app, raw HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from wsgiref.validate import validator
+
+import jwt
+from werkzeug.test import Client, TestResponse
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+SECRET = "s" * 64
+NOW = 1_800_000_000.0
+
+
+class Clock:
+    """A frozen clock the tests move by hand."""
+
+    def __init__(self, now: float = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_token(
+    claims: dict[str, Any] | None = None,
+    *,
+    key: Any = SECRET,
+    algorithm: str = "HS256",
+    headers: dict[str, Any] | None = None,
+    now: float = NOW,
+) -> str:
+    """A token signed by PyJWT directly (independent of our minter)."""
+    payload: dict[str, Any] = {"sub": "alice", "iat": int(now), "exp": int(now) + 600}
+    payload.update(claims or {})
+    payload = {k: v for k, v in payload.items() if v is not None}
+    return jwt.encode(payload, key, algorithm=algorithm, headers=headers)
+
+
+def b64(data: bytes | dict[str, Any]) -> str:
+    if isinstance(data, dict):
+        data = json.dumps(data).encode()
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hs256_token(header: bytes | dict[str, Any], payload: bytes | dict[str, Any]) -> str:
+    """A correctly signed HS256 token with arbitrary header and payload bytes."""
+    import hashlib
+    import hmac
+
+    signing_input = b64(header) + "." + b64(payload)
+    signature = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + b64(signature)
+
+
+def echo_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """Answers with what the middleware put in the environ."""
+    body = json.dumps(
+        {
+            "path": environ["PATH_INFO"],
+            "claims": environ.get("jwt.claims"),
+            "header": environ.get("jwt.header"),
+            "has_token": environ.get("jwt.token") is not None,
+            "remote_user": environ.get("REMOTE_USER"),
+        }
+    ).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+def http_request(
+    base_url: str,
+    path: str,
+    *,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """Send one request with the path exactly as given (no client-side cleaning)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+class ValidatingClient(Client):
+    """Werkzeug's test client over ``wsgiref.validate``, so every request also
+    checks PEP 3333 compliance; responses are buffered so the validator sees
+    each response iterable closed."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        super().__init__(validator(app))
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)

@@ -1,0 +1,407 @@
+"""The middleware end to end, through Werkzeug's test client and a real server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from werkzeug.test import Client
+
+from jwt_wsgi import AuthError, JWTMiddleware, Rule, get_claims
+
+from .helpers import NOW, SECRET, Clock, ValidatingClient, echo_app, http_request, make_token
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+
+def build(clock: Clock | None = None, app: Any = echo_app, **options: Any) -> JWTMiddleware:
+    options.setdefault("key", SECRET)
+    options.setdefault("algorithms", ["HS256"])
+    return JWTMiddleware(app, clock=clock or Clock(), **options)
+
+
+def client(middleware: JWTMiddleware) -> ValidatingClient:
+    return ValidatingClient(middleware)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_valid_token_reaches_app_with_claims_header_and_remote_user() -> None:
+    token = make_token({"roles": ["admin"]})
+    response = client(build()).get("/anything", headers=bearer(token))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["claims"]["roles"] == ["admin"]
+    assert body["claims"]["sub"] == "alice"
+    assert body["header"] == {"alg": "HS256", "typ": "JWT"}
+    assert body["has_token"] is True
+    assert body["remote_user"] == "alice"
+
+
+def test_remote_user_configurable_and_can_be_turned_off() -> None:
+    token = make_token({"email": "a@example.com"})
+    body = client(build(remote_user="email")).get("/", headers=bearer(token)).get_json()
+    assert body["remote_user"] == "a@example.com"
+    body = client(build(remote_user=None)).get("/", headers=bearer(token)).get_json()
+    assert body["remote_user"] is None
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "error"),
+    [
+        pytest.param({}, 401, None, id="missing"),
+        pytest.param({"Authorization": "Basic dXNlcjpwYXNz"}, 401, None, id="other-scheme"),
+        pytest.param({"Authorization": ""}, 400, "invalid_request", id="empty-header"),
+        pytest.param({"Authorization": "Bearer"}, 400, "invalid_request", id="scheme-only"),
+        pytest.param({"Authorization": "Bearer a b"}, 400, "invalid_request", id="two-tokens"),
+        pytest.param(
+            {"Authorization": "Bearer a.b.c,Bearer d.e.f"}, 400, "invalid_request", id="joined"
+        ),
+        pytest.param({"Authorization": "Bearer a.b\x01"}, 400, "invalid_request", id="bad-char"),
+        pytest.param({"Authorization": "Bearer not-a-jwt"}, 401, "invalid_token", id="garbage"),
+    ],
+)
+def test_token_errors_follow_rfc6750(headers: dict[str, str], status: int, error: str) -> None:
+    response = client(build()).get("/private", headers=headers)
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.get_json()
+    assert set(body) == {"error", "error_description"}
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="api"')
+    if error is None:
+        assert "error=" not in challenge
+        assert body["error"] == "missing_token"
+    else:
+        assert f'error="{error}"' in challenge
+        assert "error_description=" in challenge
+        assert body["error"] == error
+
+
+@pytest.mark.parametrize(
+    ("claims", "options", "description"),
+    [
+        pytest.param({"exp": int(NOW) - 1}, {}, "the token has expired", id="expired"),
+        pytest.param({"nbf": int(NOW) + 60}, {}, "the token is not valid yet", id="nbf"),
+        pytest.param(
+            {"iat": int(NOW) + 60}, {}, "the token was issued in the future", id="iat-future"
+        ),
+        pytest.param({"exp": None}, {}, "the token has no 'exp' claim", id="no-exp"),
+        pytest.param(
+            {"exp": str(int(NOW) + 60)}, {}, "the token's 'exp' claim is not a number", id="str-exp"
+        ),
+        pytest.param(
+            {"aud": "other"},
+            {"audience": "api"},
+            "the token is not meant for this audience",
+            id="wrong-aud",
+        ),
+        pytest.param(
+            {"aud": "api"}, {}, "the token is not meant for this audience", id="aud-unexpected"
+        ),
+        pytest.param({}, {"audience": "api"}, "the token has no 'aud' claim", id="aud-missing"),
+        pytest.param(
+            {"iss": "evil"}, {"issuer": "good"}, "the token's issuer is not accepted", id="iss"
+        ),
+        pytest.param({}, {"issuer": "good"}, "the token has no 'iss' claim", id="iss-missing"),
+        pytest.param(
+            {}, {"require": ["exp", "jti"]}, "the token has no 'jti' claim", id="require-jti"
+        ),
+    ],
+)
+def test_invalid_claims_are_401_invalid_token(
+    claims: dict[str, Any], options: dict[str, Any], description: str
+) -> None:
+    response = client(build(**options)).get("/", headers=bearer(make_token(claims)))
+    assert response.status_code == 401
+    assert response.get_json() == {"error": "invalid_token", "error_description": description}
+
+
+@pytest.mark.parametrize(
+    ("claims", "options"),
+    [
+        pytest.param({"aud": ["x", "api"]}, {"audience": "api"}, id="aud-list"),
+        pytest.param({"aud": "b"}, {"audience": ["a", "b"]}, id="several-audiences"),
+        pytest.param({"iss": "good"}, {"issuer": "good"}, id="issuer"),
+        pytest.param({"exp": int(NOW) - 5}, {"leeway": 10}, id="leeway-exp"),
+        pytest.param({"nbf": int(NOW) + 5}, {"leeway": 10}, id="leeway-nbf"),
+        pytest.param({"exp": None}, {"require": []}, id="exp-not-required"),
+    ],
+)
+def test_valid_claim_variants_pass(claims: dict[str, Any], options: dict[str, Any]) -> None:
+    response = client(build(**options)).get("/", headers=bearer(make_token(claims)))
+    assert response.status_code == 200, response.get_json()
+
+
+def test_bad_signature_and_wrong_key() -> None:
+    token = make_token(key="o" * 64)
+    response = client(build()).get("/", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.get_json()["error_description"] == "the token signature is invalid"
+
+
+def test_algorithm_not_in_allow_list_is_refused() -> None:
+    token = make_token(algorithm="HS512")
+    response = client(build()).get("/", headers=bearer(token))
+    assert response.status_code == 401
+    assert "algorithm is not allowed" in response.get_json()["error_description"]
+
+
+def test_alg_none_token_is_refused() -> None:
+    token = make_token(algorithm="none", key=None)
+    response = client(build()).get("/", headers=bearer(token))
+    assert response.status_code == 401
+
+
+def test_scheme_is_case_insensitive_and_whitespace_tolerated() -> None:
+    token = make_token()
+    for value in (f"bearer {token}", f"BEARER {token}", f"  Bearer   {token}  "):
+        assert client(build()).get("/", headers={"Authorization": value}).status_code == 200
+
+
+def test_custom_header_and_scheme() -> None:
+    token = make_token()
+    mw = build(header="X-Api-Token", scheme="")
+    assert client(mw).get("/", headers={"X-Api-Token": token}).status_code == 200
+    assert client(mw).get("/", headers=bearer(token)).status_code == 401
+    mw = build(scheme="JWT")
+    assert client(mw).get("/", headers={"Authorization": f"JWT {token}"}).status_code == 200
+
+
+def test_rules_public_optional_required() -> None:
+    mw = build(
+        rules=[
+            Rule("/public", auth="public"),
+            Rule("/maybe", auth="optional"),
+            Rule("/private", auth="required"),
+        ]
+    )
+    c = client(mw)
+    good, bad = make_token(), make_token(key="o" * 64)
+    assert c.get("/public").get_json()["claims"] is None
+    # public skips authentication entirely, even with a broken token
+    assert c.get("/public", headers=bearer(bad)).status_code == 200
+    assert c.get("/maybe").get_json()["claims"] is None
+    assert c.get("/maybe", headers=bearer(good)).get_json()["claims"]["sub"] == "alice"
+    assert c.get("/maybe", headers=bearer(bad)).status_code == 401
+    assert c.get("/private").status_code == 401
+    assert c.get("/unlisted").status_code == 401  # default deny
+
+
+def test_default_can_be_relaxed() -> None:
+    mw = build(default="public", rules=[Rule("/admin/<path:rest>", auth="required")])
+    assert client(mw).get("/home").status_code == 200
+    assert client(mw).get("/admin/users").status_code == 401
+
+
+def test_claims_and_scopes_failures_are_403() -> None:
+    mw = build(
+        rules=[
+            Rule("/admin", claims={"roles": "admin"}),
+            Rule("/write", scopes=["notes:write"]),
+        ]
+    )
+    c = client(mw)
+    peasant = make_token({"roles": "peasant", "scope": "notes:read"})
+    admin = make_token({"roles": ["user", "admin"], "scope": "notes:read notes:write"})
+    assert c.get("/admin", headers=bearer(admin)).status_code == 200
+    response = c.get("/admin", headers=bearer(peasant))
+    assert response.status_code == 403
+    assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+    response = c.get("/write", headers=bearer(peasant))
+    assert response.status_code == 403
+    assert 'scope="notes:write"' in response.headers["WWW-Authenticate"]
+    assert response.get_json()["scope"] == "notes:write"
+    assert c.get("/write", headers=bearer(admin)).status_code == 200
+
+
+def test_optional_rule_checks_claims_only_when_a_token_came() -> None:
+    mw = build(rules=[Rule("/feed", auth="optional", claims={"tier": "gold"})])
+    c = client(mw)
+    assert c.get("/feed").status_code == 200
+    assert c.get("/feed", headers=bearer(make_token({"tier": "tin"}))).status_code == 403
+    assert c.get("/feed", headers=bearer(make_token({"tier": "gold"}))).status_code == 200
+
+
+def test_when_receives_claims_and_environ_and_its_exception_denies(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[str] = []
+
+    def own_account(claims: Any, environ: WSGIEnvironment) -> bool:
+        seen.append(environ["PATH_INFO"])
+        return bool(environ["PATH_INFO"] == f"/users/{claims['sub']}")
+
+    def broken(claims: Any, environ: WSGIEnvironment) -> bool:
+        raise RuntimeError("bug in a user check")
+
+    mw = build(rules=[Rule("/users/<name>", when=own_account), Rule("/broken", when=broken)])
+    c = client(mw)
+    token = make_token()
+    assert c.get("/users/alice", headers=bearer(token)).status_code == 200
+    assert c.get("/users/bob", headers=bearer(token)).status_code == 403
+    assert seen == ["/users/alice", "/users/bob"]
+    with caplog.at_level(logging.ERROR, logger="jwt_wsgi"):
+        assert c.get("/broken", headers=bearer(token)).status_code == 403
+    assert "bug in a user check" in caplog.text
+
+
+def test_methods_limit_a_rule_and_head_follows_get() -> None:
+    mw = build(
+        default="public",
+        rules=[Rule("/notes", ["POST"], auth="required"), Rule("/reports", ["GET"])],
+    )
+    c = client(mw)
+    assert c.get("/notes").status_code == 200
+    assert c.post("/notes").status_code == 401
+    assert c.get("/reports").status_code == 401
+    assert c.head("/reports").status_code == 401
+    assert c.post("/reports").status_code == 200  # falls through to the default
+
+
+def test_cors_preflight_passes_only_when_enabled() -> None:
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    assert client(build()).options("/api", headers=preflight).status_code == 401
+    mw = build(cors_preflight=True)
+    response = client(mw).options("/api", headers=preflight)
+    assert response.status_code == 200
+    assert response.get_json()["claims"] is None
+    # A bare OPTIONS is not a preflight.
+    assert client(mw).options("/api").status_code == 401
+
+
+def test_on_error_replaces_the_response_and_a_failing_one_falls_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def custom(
+        environ: WSGIEnvironment, start_response: StartResponse, error: AuthError
+    ) -> Iterable[bytes]:
+        start_response(error.status_line, [("Content-Type", "text/plain")])
+        return [f"{error.status} {error.error}".encode()]
+
+    response = client(build(on_error=custom)).get("/", headers=bearer("x.y.z"))
+    assert response.get_data() == b"401 invalid_token"
+
+    def broken(environ: WSGIEnvironment, start_response: StartResponse, error: AuthError) -> Any:
+        raise ValueError("bug in on_error")
+
+    with caplog.at_level(logging.ERROR, logger="jwt_wsgi"):
+        response = client(build(on_error=broken)).get("/")
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "missing_token"
+    assert "bug in on_error" in caplog.text
+
+
+def test_rejections_are_logged_without_the_token(caplog: pytest.LogCaptureFixture) -> None:
+    token = make_token(key="o" * 64)
+    with caplog.at_level(logging.INFO, logger="jwt_wsgi"):
+        response = client(build()).get("/secret/place", headers=bearer(token))
+    assert response.status_code == 401
+    assert "/secret/place" in caplog.text
+    assert "signature is invalid" in caplog.text
+    assert token not in caplog.text
+    assert token.split(".")[2] not in caplog.text
+    assert token not in response.get_data(as_text=True)
+
+
+def test_successful_requests_log_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="jwt_wsgi"):
+        client(build()).get("/", headers=bearer(make_token()))
+    assert caplog.records == []
+
+
+def test_handler_mutation_of_claims_affects_no_other_request() -> None:
+    def mutating(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        claims = get_claims(environ)
+        assert claims is not None
+        before = json.dumps(claims, sort_keys=True).encode()
+        claims["roles"].append("admin")
+        claims["sub"] = "mallory"
+        environ["jwt.header"]["alg"] = "none"
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [before]
+
+    mw = build(app=mutating)
+    token = make_token({"roles": ["user"]})
+    first = client(mw).get("/", headers=bearer(token)).get_json()
+    second = client(mw).get("/", headers=bearer(token)).get_json()
+    assert first == second
+    assert second["roles"] == ["user"] and second["sub"] == "alice"
+
+
+def test_response_is_streamed_untouched_and_body_never_read() -> None:
+    class Body:
+        def read(self, *args: Any) -> bytes:
+            raise AssertionError("the middleware read the request body")
+
+    def streaming(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("201 Created", [("X-Custom", "1")])
+        yield b"part1"
+        yield b"part2"
+
+    mw = build(app=streaming)
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/upload",
+        "HTTP_AUTHORIZATION": f"Bearer {make_token()}",
+        "wsgi.input": Body(),
+    }
+    statuses: list[str] = []
+    chunks = list(mw(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    assert chunks == [b"part1", b"part2"]
+    assert statuses == ["201 Created"]
+
+
+def test_head_request_gets_no_error_body() -> None:
+    response = client(build()).head("/")
+    assert response.status_code == 401
+    assert response.get_data() == b""
+
+
+def test_concurrent_requests_each_see_their_own_claims() -> None:
+    mw = build()
+    tokens = {f"user{i}": make_token({"sub": f"user{i}"}) for i in range(8)}
+    errors: list[str] = []
+
+    def worker(name: str) -> None:
+        c = Client(mw)
+        for _ in range(50):
+            body = c.get("/", headers=bearer(tokens[name])).get_json()
+            if body["claims"]["sub"] != name:
+                errors.append(f"{name} saw {body['claims']['sub']}")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in tokens]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_through_a_real_server(serve: Any) -> None:
+    url = serve(build(rules=[Rule("/open", auth="public")]))
+    status, headers, body = http_request(url, "/open")
+    assert status == 200
+    status, headers, body = http_request(url, "/closed")
+    assert status == 401
+    assert headers["WWW-Authenticate"] == 'Bearer realm="api"'
+    status, _, body = http_request(url, "/closed", headers=bearer(make_token()))
+    assert status == 200
+    assert json.loads(body)["claims"]["sub"] == "alice"
+
+
+def test_mounted_under_script_name_matches_path_info() -> None:
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    inner = build(rules=[Rule("/open", auth="public")])
+    outer = DispatcherMiddleware(echo_app, {"/api": inner})
+    c = Client(outer)
+    assert c.get("/api/open").status_code == 200
+    assert c.get("/api/closed").status_code == 401
