@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from jwt_wsgi import JWTMiddleware, Minter, Rule, get_claims
@@ -26,7 +26,7 @@ minter = Minter(JWT_SECRET_KEY, algorithm="HS256", expires_in=JWT_EXPIRES)
 @minter.claims_loader
 def add_claims_to_access_token(identity: str) -> dict[str, Any]:
     roles = "admin" if identity == "admin" else "peasant"
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {"exp": now + JWT_EXPIRES, "iat": now, "nbf": now, "sub": identity, "roles": roles}
 
 

@@ -11,7 +11,7 @@ Run it with ``python examples/flask_claims.py`` (or ``make demo``).
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -36,7 +36,7 @@ def add_claims_to_access_token(identity: str) -> dict[str, Any]:
     else:
         roles = "peasant"
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {
         "exp": now + JWT_EXPIRES,
         "iat": now,

@@ -42,21 +42,32 @@ class TokenCache:
         self.size = size
         self._entries: OrderedDict[str, tuple[object, Verified]] = OrderedDict()
         self._lock = threading.Lock()
+        #: Counters for monitoring; updated without a lock, so approximate
+        #: under concurrency.
+        self.hits = 0
+        self.misses = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, token: str, keys: object) -> Verified | None:
-        """The entry for ``token`` if it was verified by ``keys``, else ``None``."""
-        with self._lock:
-            entry = self._entries.get(token)
-            if entry is None:
-                return None
-            if entry[0] is not keys:
-                del self._entries[token]
-                return None
+        """The entry for ``token`` if it was verified by ``keys``, else ``None``.
+
+        Reads take no lock: each ``OrderedDict`` operation is atomic, and a
+        concurrent eviction between the two only costs the recency update.
+        """
+        entry = self._entries.get(token)
+        if entry is None or entry[0] is not keys:
+            self.misses += 1
+            if entry is not None:
+                self.discard(token)
+            return None
+        self.hits += 1
+        try:
             self._entries.move_to_end(token)
-            return entry[1]
+        except KeyError:
+            pass
+        return entry[1]
 
     def put(self, token: str, keys: object, verified: Verified) -> None:
         """Remember that ``keys`` verified ``token``."""

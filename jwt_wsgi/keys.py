@@ -125,7 +125,7 @@ class KeyRing:
         self._impl: dict[str, Algorithm] = {
             name: impl for name, impl in get_default_algorithms().items() if name in self.algorithms
         }
-        self._allow_weak_hmac = allow_weak_hmac_keys
+        self.allow_weak_hmac_keys = allow_weak_hmac_keys
         entries, self.requires_kid = _expand(key)
         keys = [k for k in (self._prepare(*entry) for entry in entries) if k]
         if not keys:
@@ -201,7 +201,7 @@ class KeyRing:
         return VerifyingKey(kid=kid, key_type=key_type, prepared=prepared)
 
     def _check_hmac_length(self, name: str, secret: bytes) -> None:
-        if len(secret) >= HMAC_MIN_BYTES[name] or self._allow_weak_hmac:
+        if len(secret) >= HMAC_MIN_BYTES[name] or self.allow_weak_hmac_keys:
             return
         raise ConfigurationError(
             f"HMAC secret of {len(secret)} bytes is too short for {name}: at least "

@@ -137,6 +137,7 @@ class JWTMiddleware:
         )
         self.rules = RuleMap(rules, default, case_sensitive=case_sensitive)
         self.source = TokenSource(header, scheme)
+        self._prefix = f"{scheme} " if scheme else ""
         self.cache = TokenCache(cache_size)
         self.realm = realm
         self.cors_preflight = cors_preflight
@@ -152,11 +153,12 @@ class JWTMiddleware:
         try:
             environ["PATH_INFO"], path = canonical_path(environ)
             rule = self.rules.match(path, method)
-            if rule.auth != "public" and not self._is_preflight(environ, method):
-                token = self.source.read(environ)
-                if token is not None:
-                    verified = self._verify(token)
-                    claims = copy_json(verified.claims)
+            if rule.auth != "public" and not (
+                self.cors_preflight and _is_preflight(environ, method)
+            ):
+                token, verified = self._authenticate(environ)
+                if verified is not None:
+                    claims = verified.fresh_claims()
                     if rule.checks:
                         rule.authorize(claims, environ)
                 elif rule.auth == "required":
@@ -175,37 +177,54 @@ class JWTMiddleware:
         if verified is None:
             environ["jwt.header"] = None
         else:
-            environ["jwt.header"] = copy_json(verified.header)
-            user = self.remote_user and verified.claims.get(self.remote_user)
+            environ["jwt.header"] = verified.fresh_header()
+            user = verified.claims.get(self.remote_user) if self.remote_user else None
             if isinstance(user, str):
                 environ["REMOTE_USER"] = user
         return self.app(environ, start_response)
 
-    def _verify(self, token: str) -> Verified:
-        """Verify ``token`` or take it from the cache; always check the clock."""
+    def set_keys(self, key: Any) -> None:
+        """Replace the verification keys at run time (same forms as ``key=``).
+
+        The new keys are checked against ``algorithms`` before they take
+        effect. Cached tokens are verified again under the new keys, so a
+        token whose key was removed stops passing at once.
+        """
+        current = self.verifier.keys
+        self.verifier = self.verifier.with_keys(
+            KeyRing(key, current.algorithms, allow_weak_hmac_keys=current.allow_weak_hmac_keys)
+        )
+
+    def _authenticate(self, environ: WSGIEnvironment) -> tuple[str | None, Verified | None]:
+        """The request's token and its verification, or ``(None, None)`` if it has none."""
+        value = environ.get(self.source.environ_key)
+        if value is None:
+            return None, None
         verifier = self.verifier
-        keys = verifier.keys
         now = self.clock()
-        verified = self.cache.get(token, keys)
+        # Fast path: the usual spelling of a token already verified. Only
+        # strings that passed the strict parse are in the cache, so a hit
+        # needs no further header parsing.
+        looked_up = None
+        if value.startswith(self._prefix):
+            looked_up = value[len(self._prefix) :]
+            verified = self.cache.get(looked_up, verifier.keys)
+            if verified is not None:
+                if not verified.valid_from <= now < verified.valid_until:
+                    self.cache.discard(looked_up)
+                    verifier.check_time(verified, now)
+                return looked_up, verified
+        token = self.source.read(environ)
+        if token is None:
+            return None, None
+        verified = None if token == looked_up else self.cache.get(token, verifier.keys)
         if verified is None:
             verified = verifier.verify(token)
-            verifier.check_time(verified.claims, now)
-            self.cache.put(token, keys, verified)
+            verifier.check_time(verified, now)
+            self.cache.put(token, verifier.keys, verified)
         else:
-            try:
-                verifier.check_time(verified.claims, now)
-            except InvalidToken:
-                self.cache.discard(token)
-                raise
-        return verified
-
-    def _is_preflight(self, environ: WSGIEnvironment, method: str) -> bool:
-        return (
-            self.cors_preflight
-            and method == "OPTIONS"
-            and "HTTP_ORIGIN" in environ
-            and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
-        )
+            verifier.check_time(verified, now)
+        return token, verified
 
     def _reject(
         self, environ: WSGIEnvironment, start_response: StartResponse, error: AuthError
@@ -225,14 +244,10 @@ class JWTMiddleware:
         return error_response(environ, start_response, error, self.realm)
 
 
-def copy_json(value: Any) -> Any:
-    """Copy a JSON value deeply, fast: only dicts and lists are containers in JSON."""
-    kind = type(value)
-    if kind is dict:
-        return {k: copy_json(v) if type(v) in _CONTAINERS else v for k, v in value.items()}
-    if kind is list:
-        return [copy_json(v) if type(v) in _CONTAINERS else v for v in value]
-    return value
-
-
-_CONTAINERS = (dict, list)
+def _is_preflight(environ: WSGIEnvironment, method: str) -> bool:
+    """A CORS preflight: ``OPTIONS`` with ``Origin`` and the method it asks about."""
+    return (
+        method == "OPTIONS"
+        and "HTTP_ORIGIN" in environ
+        and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+    )

@@ -22,9 +22,9 @@ does it.
 from __future__ import annotations
 
 import binascii
+import copy
 import json
-import re
-from base64 import urlsafe_b64decode, urlsafe_b64encode
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,43 +32,97 @@ from typing import Any
 from .errors import InvalidToken
 from .keys import KeyRing
 
-_SEGMENT = re.compile(r"[A-Za-z0-9_-]*\Z")
 _NUMERIC_DATES = ("exp", "nbf", "iat")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Verified:
     """A token whose signature and static claims checked out.
 
     :param header: the JOSE header.
-    :param claims: the claim set. Treat it as read-only: it may be shared by
-        cached requests; the middleware hands handlers a copy.
-    :param expires: the ``exp`` claim, or ``None``.
+    :param claims: the claim set. Read-only: cached requests share it, and
+        handlers get :meth:`fresh_claims` instead.
     :param kid: the key id of the key that verified it.
+    :param valid_from: the first instant it is valid (``nbf``/``iat`` less
+        the leeway), ``-inf`` when unbounded.
+    :param valid_until: the instant it stops being valid (``exp`` plus the
+        leeway), ``inf`` when it never expires.
     """
 
     header: dict[str, Any]
     claims: dict[str, Any]
-    expires: float | None
     kid: str | None
+    valid_from: float
+    valid_until: float
+    #: Names of claims holding objects or arrays: only those need deep copies.
+    nested: tuple[str, ...] = ()
+    #: Whether any header member is an object or array.
+    header_nested: bool = False
+
+    @property
+    def expires(self) -> float | None:
+        """The ``exp`` claim, or ``None``."""
+        exp = self.claims.get("exp")
+        return exp
+
+    def fresh_claims(self) -> dict[str, Any]:
+        """A deep copy of the claims for one request, so mutations stay there."""
+        claims = self.claims.copy()
+        for name in self.nested:
+            claims[name] = copy_json(claims[name])
+        return claims
+
+    def fresh_header(self) -> dict[str, Any]:
+        """A copy of the header for one request (deep only when it nests)."""
+        if self.header_nested:
+            return copy_json(self.header)  # type: ignore[no-any-return]
+        return self.header.copy()
+
+
+def copy_json(value: Any) -> Any:
+    """Copy a JSON value deeply: in JSON only dicts and lists are containers.
+
+    Several times faster than ``copy.deepcopy``, which matters because every
+    request, cached or not, gets its own copy.
+    """
+    if type(value) is dict:
+        copy = value.copy()
+        for name, item in value.items():
+            if type(item) is dict or type(item) is list:
+                copy[name] = copy_json(item)
+        return copy
+    if type(value) is list:
+        return [copy_json(item) for item in value]
+    return value
 
 
 def b64decode(segment: str) -> bytes:
     """Decode one base64url segment, refusing padding and non-canonical forms.
 
-    PyJWT accepts ``=`` padding and ignores stray trailing bits, so one token
-    has several spellings. Refusing them keeps "one token, one string", which
-    the verified-token cache and any denylist keyed on the string rely on.
+    PyJWT accepts ``=`` padding, so one token has several spellings. Refusing
+    padding and stray trailing bits keeps "one token, one string", which the
+    verified-token cache and any denylist keyed on the string rely on.
     """
-    if not _SEGMENT.match(segment) or len(segment) % 4 == 1:
+    tail = len(segment) % 4
+    if tail == 1 or "=" in segment or "+" in segment or "/" in segment:
         raise InvalidToken("the token is not valid base64url")
+    standard = segment.replace("-", "+").replace("_", "/") + _PADDING[tail]
     try:
-        data = urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except (binascii.Error, ValueError):  # pragma: no cover - excluded by the regex
+        data = binascii.a2b_base64(standard, strict_mode=True)
+    except (binascii.Error, ValueError):
         raise InvalidToken("the token is not valid base64url") from None
-    if urlsafe_b64encode(data).rstrip(b"=") != segment.encode("ascii"):
+    if tail and _ALPHABET_INDEX[segment[-1]] & _SPARE_BITS[tail]:
         raise InvalidToken("the token is not valid base64url")
     return data
+
+
+_ALPHABET_INDEX = {
+    c: i
+    for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+}
+_PADDING = ("", "", "==", "=")
+# The low bits of the last character that carry no data, which must be zero.
+_SPARE_BITS = (0, 0, 0b1111, 0b11)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -82,11 +136,14 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# A decoder is configured once; decoding keeps no state in it.
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+
+
 def parse_json_object(data: bytes, what: str) -> dict[str, Any]:
     """Parse UTF-8 JSON into a dict, refusing duplicates, BOMs and non-objects."""
     try:
-        text = data.decode("utf-8")
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        value = _DECODER.decode(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidToken(f"the token {what} is not a UTF-8 JSON object") from None
     if not isinstance(value, dict):
@@ -140,6 +197,12 @@ class Verifier:
             frozenset(t.lower().removeprefix("application/") for t in types) if types else None
         )
         self.max_token_bytes = max_token_bytes
+
+    def with_keys(self, keys: KeyRing) -> Verifier:
+        """The same configuration with other keys."""
+        clone = copy.copy(self)
+        clone.keys = keys
+        return clone
 
     def verify_jws(self, token: str) -> tuple[dict[str, Any], bytes, str | None]:
         """Check structure, header and signature; return header, payload bytes, kid."""
@@ -199,18 +262,29 @@ class Verifier:
         self._check_issuer(claims)
         self._check_audience(claims)
         exp = claims.get("exp")
-        return Verified(header=header, claims=claims, expires=exp, kid=kid)
+        starts = [claims[name] for name in ("nbf", "iat") if name in claims]
+        return Verified(
+            header=header,
+            claims=claims,
+            kid=kid,
+            valid_from=max(starts) - self.leeway if starts else -math.inf,
+            valid_until=exp + self.leeway if exp is not None else math.inf,
+            nested=tuple([k for k, v in claims.items() if type(v) is dict or type(v) is list]),
+            header_nested=any(type(v) is dict or type(v) is list for v in header.values()),
+        )
 
-    def check_time(self, claims: dict[str, Any], now: float) -> None:
-        """Refuse a token that has expired or is not yet valid, with leeway."""
-        exp = claims.get("exp")
-        if exp is not None and exp <= now - self.leeway:
+    def check_time(self, verified: Verified, now: float) -> None:
+        """Refuse a token that has expired or is not yet valid, leeway included.
+
+        Expired means ``exp <= now - leeway``; not yet valid means ``nbf`` (or
+        ``iat``) ``> now + leeway``, as PyJWT decides.
+        """
+        if now >= verified.valid_until:
             raise InvalidToken("the token has expired")
-        nbf = claims.get("nbf")
-        if nbf is not None and nbf > now + self.leeway:
-            raise InvalidToken("the token is not valid yet")
-        iat = claims.get("iat")
-        if iat is not None and iat > now + self.leeway:
+        if now < verified.valid_from:
+            nbf = verified.claims.get("nbf")
+            if nbf is not None and nbf > now + self.leeway:
+                raise InvalidToken("the token is not valid yet")
             raise InvalidToken("the token was issued in the future")
 
     def _check_issuer(self, claims: dict[str, Any]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -59,8 +59,8 @@ def test_loader_result_is_the_complete_claim_set_and_datetimes_become_numbers() 
     assert claims == {
         "sub": "root",
         "roles": "admin",
-        "exp": int(naive.replace(tzinfo=timezone.utc).timestamp()),
-        "when": int(naive.replace(tzinfo=timezone.utc).timestamp()),
+        "exp": int(naive.replace(tzinfo=UTC).timestamp()),
+        "when": int(naive.replace(tzinfo=UTC).timestamp()),
     }
     assert loader("x")["sub"] == "x"  # the decorator returns the function
 

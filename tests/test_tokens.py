@@ -181,14 +181,21 @@ def test_typ_enforcement(typ: Any, accepted: Any, header_typ: str | None, ok: bo
             verifier(typ=typ).verify(token)
 
 
+def timed(v: Verifier, **claims: Any) -> Any:
+    return v.verify(hs256_token({"alg": "HS256"}, {"sub": "a", **claims}))
+
+
 def test_time_checks_with_leeway() -> None:
-    v = verifier(leeway=5)
-    v.check_time({"exp": NOW - 4}, NOW)
+    v = verifier(leeway=5, require=[])
+    v.check_time(timed(v, exp=NOW - 4), NOW)
     with pytest.raises(InvalidToken, match="expired"):
-        v.check_time({"exp": NOW - 5}, NOW)
-    v.check_time({"nbf": NOW + 5}, NOW)
+        v.check_time(timed(v, exp=NOW - 5), NOW)
+    v.check_time(timed(v, nbf=NOW + 5), NOW)
     with pytest.raises(InvalidToken, match="not valid yet"):
-        v.check_time({"nbf": NOW + 6}, NOW)
+        v.check_time(timed(v, nbf=NOW + 6), NOW)
+    with pytest.raises(InvalidToken, match="issued in the future"):
+        v.check_time(timed(v, iat=NOW + 6), NOW)
+    v.check_time(timed(v), NOW)  # no time claims: always valid
 
 
 def test_negative_leeway_is_refused() -> None:

@@ -1,0 +1,80 @@
+"""Prints the ratios the performance targets are stated in, after ``make bench``.
+
+Benchmarks tag themselves with ``extra_info["case"]``; this hook looks the
+medians up by case and prints each ratio with its target. Machines here are
+shared and noisy, so only ratios measured in one run are meaningful.
+"""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+import pytest
+
+# (label, numerator cases, denominator cases, target, how the ratio is read)
+RATIOS = [
+    (
+        "{alg}: cache hit overhead / jwt.decode",
+        ("hit-{alg}", "bare-{alg}"),
+        ("decode-{alg}",),
+        0.05,
+    ),
+    (
+        "{alg}: cache miss overhead / jwt.decode",
+        ("miss-{alg}", "bare-{alg}"),
+        ("decode-{alg}",),
+        1.15,
+    ),
+    (
+        "Flask: jwt_wsgi added cost / flask-jwt-extended added cost",
+        ("flask-jwt_wsgi", "flask-bare"),
+        ("flask-jwt-extended", "flask-bare"),
+        1 / 50,
+    ),
+]
+
+
+def _cost(medians: dict[str, float], cases: tuple[str, ...]) -> float | None:
+    if any(case not in medians for case in cases):
+        return None
+    return medians[cases[0]] - (medians[cases[1]] if len(cases) > 1 else 0.0)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    session = getattr(terminalreporter.config, "_benchmarksession", None)
+    if session is None or session.disabled:
+        return
+    medians: dict[str, float] = {}
+    extra: dict[str, dict[str, Any]] = {}
+    for bench in session.benchmarks:
+        case = bench.extra_info.get("case")
+        if case and bench.stats:
+            medians[case] = bench.stats.median
+            extra[case] = bench.extra_info
+    write = terminalreporter.write_line
+    write("")
+    write(
+        f"jwt_wsgi ratios (medians of this run; {platform.processor() or platform.machine()},"
+        f" {platform.python_implementation()} {platform.python_version()})"
+    )
+    for label, top, bottom, target in RATIOS:
+        for alg in ("HS256", "RS256", "ES256") if "{alg}" in label else ("",):
+            num = _cost(medians, tuple(c.format(alg=alg) for c in top))
+            den = _cost(medians, tuple(c.format(alg=alg) for c in bottom))
+            if num is None or den is None or den <= 0:
+                continue
+            ratio = num / den
+            verdict = "met" if ratio <= target else "MISSED"
+            write(
+                f"  {label.format(alg=alg):62s} {ratio:8.4f}  (target <= {target:.4f}: {verdict})"
+            )
+    for case, info in sorted(extra.items()):
+        if "rss_growth_mib" in info:
+            write(
+                f"  {case}: {info['tokens']} distinct tokens grew RSS by "
+                f"{info['rss_growth_mib']:.1f} MiB; cache held {info['cache_entries']} entries"
+            )
+    for case in sorted(medians):
+        write(f"  median {case:28s} {medians[case] * 1e6:10.2f} us")

@@ -1,0 +1,201 @@
+"""Per-request cost, side by side in one run: bare app, jwt.decode, jwt_wsgi, peers.
+
+Every case calls a WSGI app directly with a prepared environ (a copy per
+call) and consumes the response, so the figures are the middleware's own cost
+and not a server's. ``make bench`` prints the medians and the ratios the
+targets are stated in (see ``conftest.py`` beside this file); ``make test``
+runs each case once, untimed, so none of them can rot.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from werkzeug.test import EnvironBuilder
+
+from jwt_wsgi import JWTMiddleware, Minter
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+SECRET = "b" * 64
+ALGORITHMS = ["HS256", "RS256", "ES256"]
+
+
+def hello(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+    return [b"hello"]
+
+
+def _start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+    if not status.startswith("200"):
+        raise AssertionError(f"benchmark request failed: {status}")
+    return None
+
+
+def request(app: WSGIApplication, environ: WSGIEnvironment) -> bytes:
+    """One request: a fresh environ, the whole body consumed, close() called."""
+    result = app(environ.copy(), _start_response)
+    try:
+        return b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+
+
+def environ_for(token: str | None, path: str = "/hello") -> WSGIEnvironment:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    environ: WSGIEnvironment = EnvironBuilder(path=path, headers=headers).get_environ()
+    return environ
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict[str, tuple[Any, Any]]:
+    """Per algorithm: (signing key, verifying key)."""
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    return {
+        "HS256": (SECRET, SECRET),
+        "RS256": (rsa_key, rsa_key.public_key()),
+        "ES256": (ec_key, ec_key.public_key()),
+    }
+
+
+def protected(verify_key: Any, alg: str, **options: Any) -> JWTMiddleware:
+    return JWTMiddleware(hello, key=verify_key, algorithms=[alg], **options)
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS)
+def test_bare_app(benchmark: Any, alg: str, keys: dict[str, tuple[Any, Any]]) -> None:
+    benchmark.group = f"wsgi-{alg}"
+    benchmark.extra_info["case"] = f"bare-{alg}"
+    environ = environ_for(Minter(keys[alg][0], alg).mint("alice"))
+    assert benchmark(request, hello, environ) == b"hello"
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS)
+def test_jwt_decode(benchmark: Any, alg: str, keys: dict[str, tuple[Any, Any]]) -> None:
+    benchmark.group = f"wsgi-{alg}"
+    benchmark.extra_info["case"] = f"decode-{alg}"
+    sign, verify = keys[alg]
+    token = Minter(sign, alg).mint("alice")
+    claims = benchmark(jwt.decode, token, verify, algorithms=[alg])
+    assert claims["sub"] == "alice"
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS)
+def test_jwt_wsgi_cache_hit(benchmark: Any, alg: str, keys: dict[str, tuple[Any, Any]]) -> None:
+    benchmark.group = f"wsgi-{alg}"
+    benchmark.extra_info["case"] = f"hit-{alg}"
+    sign, verify = keys[alg]
+    app = protected(verify, alg)
+    environ = environ_for(Minter(sign, alg).mint("alice"))
+    assert benchmark(request, app, environ) == b"hello"
+    assert len(app.cache) == 1
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS)
+def test_jwt_wsgi_cache_miss(benchmark: Any, alg: str, keys: dict[str, tuple[Any, Any]]) -> None:
+    """A token not in the cache on every request: full verification each time.
+
+    Requests cycle through more distinct tokens than the cache holds, so each
+    one was evicted before it comes back (an LRU's worst case): every request
+    pays the strict parse, the signature check, the claims and the cache
+    insertion with its eviction.
+    """
+    benchmark.group = f"wsgi-{alg}"
+    benchmark.extra_info["case"] = f"miss-{alg}"
+    sign, verify = keys[alg]
+    app = protected(verify, alg, cache_size=MISS_CACHE_SIZE)
+    minter = Minter(sign, alg)
+    pool = [environ_for(minter.mint(f"user{i}")) for i in range(4 * MISS_CACHE_SIZE)]
+    environs = itertools.cycle(pool)
+    misses_before = app.cache.misses
+    assert benchmark(lambda: request(app, next(environs))) == b"hello"
+    assert app.cache.hits == 0 and app.cache.misses > misses_before
+
+
+MISS_CACHE_SIZE = 16
+
+
+def flask_app(kind: str) -> tuple[Any, str]:
+    """The same Flask route: unprotected, behind jwt_wsgi, or flask-jwt-extended."""
+    from flask import Flask
+    from flask_jwt_extended import JWTManager, create_access_token, jwt_required
+
+    app = Flask(__name__)
+    app.config["JWT_SECRET_KEY"] = SECRET
+    JWTManager(app)
+    with app.app_context():
+        token = create_access_token("alice")
+
+    def hello_view() -> str:
+        return "hello"
+
+    # The view is the same in all three; each guard leaves the claims where
+    # its users read them (flask-jwt-extended: get_jwt(); jwt_wsgi: environ).
+    if kind == "flask-jwt-extended":
+        app.route("/hello")(jwt_required()(hello_view))
+    else:
+        app.route("/hello")(hello_view)
+    if kind == "flask-jwt_wsgi":
+        app.wsgi_app = JWTMiddleware(  # type: ignore[method-assign]
+            app.wsgi_app, key=SECRET, algorithms=["HS256"]
+        )
+    return app, token
+
+
+@pytest.mark.parametrize("kind", ["flask-bare", "flask-jwt_wsgi", "flask-jwt-extended"])
+def test_flask_route(benchmark: Any, kind: str) -> None:
+    """The same token, repeated, as a client sends it until it expires."""
+    benchmark.group = "flask-HS256"
+    benchmark.extra_info["case"] = kind
+    app, token = flask_app(kind)
+    environ = environ_for(token)
+    assert benchmark(request, app, environ) == b"hello"
+    # Each guard really guards: without the token the route is refused.
+    if kind != "flask-bare":
+        with pytest.raises(AssertionError, match="401"):
+            request(app, environ_for(None))
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        resident_pages = int(statm.read().split()[1])
+    import resource
+
+    return resident_pages * resource.getpagesize()
+
+
+def test_memory_bound_with_many_distinct_tokens(benchmark: Any) -> None:
+    """100,000 distinct valid tokens through a default middleware: RSS stays bounded."""
+    benchmark.group = "memory"
+    benchmark.extra_info["case"] = "memory-100k-tokens"
+    count = 2_000 if benchmark.disabled else 100_000
+    app = JWTMiddleware(hello, key=SECRET, algorithms=["HS256"])
+    minter = Minter(SECRET)
+    environs: Iterable[WSGIEnvironment] = (
+        {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_AUTHORIZATION": f"Bearer {t}"}
+        for t in (minter.mint(f"user{i}") for i in range(count))
+    )
+
+    def run() -> None:
+        for environ in environs:
+            request(app, environ)
+
+    gc.collect()
+    before = _rss_bytes()
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    gc.collect()
+    growth = _rss_bytes() - before
+    benchmark.extra_info.update(
+        tokens=count, rss_growth_mib=growth / 2**20, cache_entries=len(app.cache)
+    )
+    assert len(app.cache) == min(count, app.cache.size)

@@ -1,0 +1,188 @@
+"""The verified-token cache never weakens a check."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from jwt_wsgi import JWTMiddleware, KeyRing, Rule, Verifier
+from jwt_wsgi.cache import TokenCache
+
+from .helpers import NOW, SECRET, Clock, ValidatingClient, echo_app, make_token
+
+OTHER = "o" * 64
+
+
+def build(clock: Clock, **options: Any) -> JWTMiddleware:
+    options.setdefault("key", SECRET)
+    return JWTMiddleware(echo_app, algorithms=["HS256"], clock=clock, **options)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_second_request_is_a_hit(clock: Clock) -> None:
+    mw = build(clock)
+    c = ValidatingClient(mw)
+    token = make_token()
+    assert c.get("/", headers=bearer(token)).status_code == 200
+    assert (mw.cache.hits, mw.cache.misses) == (0, 1)
+    assert c.get("/", headers=bearer(token)).status_code == 200
+    assert mw.cache.hits == 1
+
+
+def test_hit_still_checks_expiry_and_drops_the_entry(clock: Clock) -> None:
+    mw = build(clock)
+    c = ValidatingClient(mw)
+    token = make_token({"exp": int(NOW) + 60})
+    assert c.get("/", headers=bearer(token)).status_code == 200
+    clock.now = NOW + 60
+    response = c.get("/", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.get_json()["error_description"] == "the token has expired"
+    assert len(mw.cache) == 0
+
+
+def test_hit_honours_leeway(clock: Clock) -> None:
+    mw = build(clock, leeway=30)
+    c = ValidatingClient(mw)
+    token = make_token({"exp": int(NOW) + 60})
+    assert c.get("/", headers=bearer(token)).status_code == 200
+    clock.now = NOW + 89
+    assert c.get("/", headers=bearer(token)).status_code == 200
+    clock.now = NOW + 90
+    assert c.get("/", headers=bearer(token)).status_code == 401
+
+
+def test_hit_before_nbf_is_refused(clock: Clock) -> None:
+    mw = build(clock)
+    c = ValidatingClient(mw)
+    token = make_token({"nbf": int(NOW) + 10})
+    clock.now = NOW + 10
+    assert c.get("/", headers=bearer(token)).status_code == 200
+    clock.now = NOW  # a clock stepped back must not let a cached token through early
+    assert c.get("/", headers=bearer(token)).status_code == 401
+
+
+def test_hit_still_applies_every_rule(clock: Clock) -> None:
+    mw = build(
+        clock,
+        rules=[Rule("/admin", claims={"roles": "admin"}), Rule("/write", scopes=["w"])],
+    )
+    c = ValidatingClient(mw)
+    token = make_token({"roles": "user", "scope": "r"})
+    assert c.get("/", headers=bearer(token)).status_code == 200  # now cached
+    assert c.get("/admin", headers=bearer(token)).status_code == 403
+    assert c.get("/write", headers=bearer(token)).status_code == 403
+    assert mw.cache.hits == 2
+
+
+def test_removed_key_stops_cached_tokens(clock: Clock) -> None:
+    mw = build(clock, key=[SECRET, OTHER])
+    c = ValidatingClient(mw)
+    old, new = make_token(key=SECRET), make_token(key=OTHER)
+    assert c.get("/", headers=bearer(old)).status_code == 200
+    assert c.get("/", headers=bearer(new)).status_code == 200
+    mw.set_keys(OTHER)  # SECRET is retired
+    assert c.get("/", headers=bearer(old)).status_code == 401
+    assert c.get("/", headers=bearer(new)).status_code == 200
+
+
+def test_set_keys_checks_the_new_keys() -> None:
+    import pytest
+
+    from jwt_wsgi import ConfigurationError
+
+    mw = build(Clock())
+    with pytest.raises(ConfigurationError):
+        mw.set_keys("short")
+    assert ValidatingClient(mw).get("/", headers=bearer(make_token())).status_code == 200
+
+
+def test_invalid_tokens_are_not_cached(clock: Clock) -> None:
+    mw = build(clock)
+    c = ValidatingClient(mw)
+    bad = make_token(key=OTHER)
+    for _ in range(3):
+        assert c.get("/", headers=bearer(bad)).status_code == 401
+    assert len(mw.cache) == 0
+
+
+def test_padded_spelling_is_not_a_second_key(clock: Clock) -> None:
+    mw = build(clock)
+    c = ValidatingClient(mw)
+    token = make_token()
+    assert c.get("/", headers=bearer(token)).status_code == 200
+    assert c.get("/", headers=bearer(token + "=")).status_code == 401
+    assert len(mw.cache) == 1
+
+
+def test_other_header_spellings_hit_the_same_entry(clock: Clock) -> None:
+    mw = build(clock)
+    c = ValidatingClient(mw)
+    token = make_token()
+    assert c.get("/", headers=bearer(token)).status_code == 200
+    assert c.get("/", headers={"Authorization": f"bearer  {token} "}).status_code == 200
+    assert mw.cache.hits == 1 and len(mw.cache) == 1
+
+
+def test_cache_size_zero_turns_it_off(clock: Clock) -> None:
+    mw = build(clock, cache_size=0)
+    c = ValidatingClient(mw)
+    token = make_token()
+    for _ in range(3):
+        assert c.get("/", headers=bearer(token)).status_code == 200
+    assert len(mw.cache) == 0 and mw.cache.hits == 0
+
+
+def test_bound_holds_and_least_recently_used_goes_first() -> None:
+    verifier = Verifier(KeyRing(SECRET, ["HS256"]))
+    cache = TokenCache(size=3)
+    tokens = [make_token({"sub": f"u{i}"}) for i in range(5)]
+    for token in tokens[:3]:
+        cache.put(token, verifier.keys, verifier.verify(token))
+    assert cache.get(tokens[0], verifier.keys) is not None  # u0 is now most recent
+    for token in tokens[3:]:
+        cache.put(token, verifier.keys, verifier.verify(token))
+    assert len(cache) == 3
+    assert cache.get(tokens[0], verifier.keys) is not None
+    assert cache.get(tokens[1], verifier.keys) is None
+    assert cache.get(tokens[2], verifier.keys) is None
+
+
+def test_bound_holds_under_concurrent_load(clock: Clock) -> None:
+    mw = build(clock, cache_size=50)
+    tokens = [make_token({"sub": f"u{i}"}) for i in range(400)]
+
+    def worker(offset: int) -> None:
+        c = ValidatingClient(mw)
+        for token in tokens[offset::4]:
+            assert c.get("/", headers=bearer(token)).status_code == 200
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(mw.cache) == 50
+
+
+def test_mutating_claims_on_a_hit_does_not_touch_the_cache(clock: Clock) -> None:
+    mw = build(clock)
+    token = make_token({"roles": ["user"], "profile": {"tier": "free"}})
+    seen: list[Any] = []
+
+    def app(environ: Any, start_response: Any) -> Any:
+        claims = environ["jwt.claims"]
+        seen.append((list(claims["roles"]), dict(claims["profile"])))
+        claims["roles"].append("admin")
+        claims["profile"]["tier"] = "gold"
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b""]
+
+    mw.app = app
+    c = ValidatingClient(mw)
+    for _ in range(3):
+        c.get("/", headers=bearer(token))
+    assert seen == [(["user"], {"tier": "free"})] * 3
