@@ -28,7 +28,11 @@ test: lint
 ## bench: the side-by-side benchmarks, with a table of medians and ratios
 bench: $(STAMP)
 	$(BIN)/pytest tests/benchmarks --benchmark-only --benchmark-columns=median,iqr,rounds \
-		--benchmark-sort=name -p no:randomly -q
+		--benchmark-sort=name --benchmark-warmup=on --benchmark-max-time=2 -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .benchmarks .hypothesis *.egg-info
+
+## bench-http: gunicorn + wrk on 127.0.0.1, with and without the middleware
+bench-http: $(STAMP)
+	$(BIN)/python tests/benchmarks/bench_http.py

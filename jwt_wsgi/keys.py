@@ -84,6 +84,37 @@ class VerifyingKey:
     prepared: Mapping[str, Any]
 
 
+def check_rsa_key(key: rsa.RSAPublicKey) -> None:
+    """Refuse RSA keys that are too small or carry the ROCA fingerprint."""
+    if key.key_size < RSA_MIN_BITS:
+        raise ConfigurationError(
+            f"RSA key of {key.key_size} bits refused: at least {RSA_MIN_BITS} "
+            "are required (RFC 7518 section 3.3)"
+        )
+    if has_roca_fingerprint(key.public_numbers().n):
+        raise ConfigurationError(
+            "RSA key refused: its modulus has the ROCA fingerprint (CVE-2017-15361), "
+            "so its private key can be recovered; generate a new key"
+        )
+
+
+def _roca_subgroups() -> tuple[tuple[int, frozenset[int]], ...]:
+    # Keys made by the flawed generator have moduli congruent to a power of
+    # 65537 modulo a primorial of the small primes, so modulo each small
+    # prime p the modulus lies in the subgroup 65537 generates. A random
+    # modulus lands outside one of these subgroups with overwhelming odds.
+    primes = [p for p in range(3, 168) if all(p % d for d in range(2, int(p**0.5) + 1))]
+    return tuple((p, frozenset(pow(65537, k, p) for k in range(p))) for p in primes)
+
+
+_ROCA_SUBGROUPS = _roca_subgroups()
+
+
+def has_roca_fingerprint(modulus: int) -> bool:
+    """Whether an RSA modulus has the ROCA (CVE-2017-15361) structure."""
+    return all(modulus % p in subgroup for p, subgroup in _ROCA_SUBGROUPS)
+
+
 def validate_algorithms(algorithms: Sequence[str]) -> tuple[str, ...]:
     """Check an allow-list of algorithms and return it as a tuple."""
     if isinstance(algorithms, (str, bytes)) or not isinstance(algorithms, Sequence):
@@ -127,15 +158,15 @@ class KeyRing:
         }
         self.allow_weak_hmac_keys = allow_weak_hmac_keys
         entries, self.requires_kid = _expand(key)
+        symmetric = {_key_type(entry[1]) == "oct" for entry in entries}
+        if len(symmetric) > 1:
+            raise ConfigurationError(
+                "a key set must not mix HMAC secrets with asymmetric keys (RFC 8725 section 2.1)"
+            )
         keys = [k for k in (self._prepare(*entry) for entry in entries) if k]
         if not keys:
             raise ConfigurationError(
                 f"no configured key can verify any of the algorithms {list(self.algorithms)}"
-            )
-        symmetric = {k.key_type == "oct" for k in keys}
-        if len(symmetric) > 1:
-            raise ConfigurationError(
-                "a key set must not mix HMAC secrets with asymmetric keys (RFC 8725 section 2.1)"
             )
         if False in symmetric and any(a.startswith("HS") for a in self.algorithms):
             raise ConfigurationError(
@@ -181,11 +212,8 @@ class KeyRing:
         if not usable:
             return None
         key_type = _key_type(raw)
-        if key_type == "RSA" and raw.key_size < RSA_MIN_BITS:
-            raise ConfigurationError(
-                f"RSA key of {raw.key_size} bits refused: at least {RSA_MIN_BITS} "
-                "are required (RFC 7518 section 3.3)"
-            )
+        if key_type == "RSA":
+            check_rsa_key(raw)
         prepared: dict[str, Any] = {}
         for name in self.algorithms:
             if ALGORITHM_KEY_TYPES[name] != key_type or jwk_alg not in (None, name):

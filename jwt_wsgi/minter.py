@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from .errors import ConfigurationError
-from .keys import ALGORITHM_KEY_TYPES, HMAC_MIN_BYTES, RSA_MIN_BITS, validate_algorithms
+from .keys import ALGORITHM_KEY_TYPES, HMAC_MIN_BYTES, check_rsa_key, validate_algorithms
 
 ClaimsLoader = Callable[[Any], Mapping[str, Any]]
 _Loader = TypeVar("_Loader", bound=ClaimsLoader)
@@ -186,10 +186,8 @@ def _signing_key(key: Any, algorithm: str, allow_weak: bool) -> Any:
             raise ConfigurationError(f"{algorithm} needs a PEM private key") from exc
     if not isinstance(key, _PRIVATE_TYPES[key_type]):
         raise ConfigurationError(f"{algorithm} needs a {key_type} private key")
-    if isinstance(key, rsa.RSAPrivateKey) and key.key_size < RSA_MIN_BITS:
-        raise ConfigurationError(
-            f"RSA key of {key.key_size} bits refused: at least {RSA_MIN_BITS} are required"
-        )
+    if isinstance(key, rsa.RSAPrivateKey):
+        check_rsa_key(key.public_key())
     try:
         jwt.get_algorithm_by_name(algorithm).prepare_key(key)
     except jwt.InvalidKeyError as exc:

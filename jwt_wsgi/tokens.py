@@ -214,7 +214,9 @@ class Verifier:
         if dots != 2:
             raise InvalidToken("the token is not a compact JWS")
         header_b64, payload_b64, signature_b64 = token.split(".")
-        if not header_b64 or not payload_b64 or not signature_b64:
+        # An empty payload is a valid JWS (RFC 7515); it is never a claim set,
+        # which the JWT layer refuses.
+        if not header_b64 or not signature_b64:
             raise InvalidToken("the token has an empty segment")
         header = parse_json_object(b64decode(header_b64), "header")
         alg = header.get("alg")
