@@ -95,6 +95,10 @@ class JWTMiddleware:
     :param cache_size: verified tokens remembered (``10000``; ``0`` is off).
     :param max_token_bytes: longer tokens are refused unparsed (``8192``).
     :param case_sensitive: match rules case-sensitively (``True``).
+    :param check_request_target: refuse requests whose raw target
+        (``RAW_URI``/``REQUEST_URI``) disagrees with ``SCRIPT_NAME`` +
+        ``PATH_INFO`` or has an encoded slash (``True``). Turn off only behind
+        middleware that rewrites ``PATH_INFO`` on purpose.
     :param allow_weak_hmac_keys: accept HMAC secrets shorter than the hash
         (``False``).
     :param clock: returns the current Unix time (``time.time``); tests freeze it.
@@ -122,6 +126,7 @@ class JWTMiddleware:
         cache_size: int = 10_000,
         max_token_bytes: int = 8192,
         case_sensitive: bool = True,
+        check_request_target: bool = True,
         allow_weak_hmac_keys: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -141,6 +146,7 @@ class JWTMiddleware:
         self.cache = TokenCache(cache_size)
         self.realm = realm
         self.cors_preflight = cors_preflight
+        self.check_request_target = check_request_target
         self.remote_user = remote_user
         self.on_error = on_error
         self.clock = clock
@@ -151,7 +157,7 @@ class JWTMiddleware:
         verified: Verified | None = None
         claims: dict[str, Any] | None = None
         try:
-            environ["PATH_INFO"], path = canonical_path(environ)
+            environ["PATH_INFO"], path = canonical_path(environ, self.check_request_target)
             rule = self.rules.match(path, method)
             if rule.auth != "public" and not (
                 self.cors_preflight and _is_preflight(environ, method)
@@ -201,6 +207,8 @@ class JWTMiddleware:
         if value is None:
             return None, None
         verifier = self.verifier
+        if len(value) > verifier.max_token_bytes + 64:
+            raise InvalidToken("the token is too large")
         now = self.clock()
         # Fast path: the usual spelling of a token already verified. Only
         # strings that passed the strict parse are in the cache, so a hit

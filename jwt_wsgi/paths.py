@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 from .errors import InvalidRequest
 
@@ -40,20 +41,22 @@ _ENCODED_SEPARATOR = re.compile(r"%(?:2f|5c)", re.IGNORECASE)
 _DOT_WITH_PARAMS = re.compile(r"\.\.?;")
 
 
-def canonical_path(environ: WSGIEnvironment) -> tuple[str, str]:
+def canonical_path(environ: WSGIEnvironment, check_target: bool = True) -> tuple[str, str]:
     """Return ``(wsgi_path, text_path)`` for the request, or raise :class:`InvalidRequest`.
 
     ``wsgi_path`` is the canonical path in WSGI's latin-1 form, to store in
     ``PATH_INFO``; ``text_path`` is the same path as Unicode, for matching.
+    With ``check_target``, the raw request target the server reports must
+    agree with ``SCRIPT_NAME`` + ``PATH_INFO`` (see :func:`check_request_target`).
     """
-    raw_target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if raw_target and "%" in raw_target:
-        target_path = raw_target.split("?", 1)[0]
-        if _ENCODED_SEPARATOR.search(target_path):
-            raise InvalidRequest("the request path contains an encoded slash or backslash")
-    path = environ.get("PATH_INFO") or "/"
+    path = environ.get("PATH_INFO", "")
+    if check_target:
+        raw_target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        if raw_target:
+            check_request_target(raw_target, environ.get("SCRIPT_NAME", ""), path)
+    path = path or "/"
     # The common case, a plain ASCII path with no dot segments, empty
-    # segments or separators to worry about, costs four scans.
+    # segments or separators to worry about, costs a few scans.
     if (
         path.isascii()
         and path.isprintable()
@@ -73,6 +76,29 @@ def canonical_path(environ: WSGIEnvironment) -> tuple[str, str]:
         raise InvalidRequest("the request path contains a backslash")
     canonical = resolve(text)
     return canonical.encode("utf-8").decode("latin-1"), canonical
+
+
+def check_request_target(raw_target: str, script_name: str, path_info: str) -> None:
+    """Refuse a request whose raw target and ``SCRIPT_NAME + PATH_INFO`` disagree.
+
+    Servers percent-decode the target into ``PATH_INFO``; an encoded slash or
+    backslash becomes a real one there, which is ambiguous, so it is refused.
+    Otherwise the decoded target, canonicalised, must equal the canonical
+    ``SCRIPT_NAME + PATH_INFO``, or be its suffix (a proxy fix-up may have
+    prepended a prefix to ``SCRIPT_NAME``). A server or middleware that
+    rewrites paths otherwise needs ``check_request_target=False``.
+    """
+    target = raw_target.split("?", 1)[0]
+    if target == script_name + path_info or target == "*":
+        return  # the common case: nothing was decoded or rewritten
+    if "://" in target:
+        target = urlsplit(target).path  # absolute-form request target
+    if "%" in target:
+        if _ENCODED_SEPARATOR.search(target):
+            raise InvalidRequest("the request path contains an encoded slash or backslash")
+        target = unquote(target, encoding="latin-1")
+    if not resolve(script_name + path_info).endswith(resolve(target)):
+        raise InvalidRequest("the request path does not match the request target")
 
 
 def resolve(path: str) -> str:

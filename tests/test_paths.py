@@ -59,6 +59,32 @@ def test_unsafe_paths_are_refused(environ: dict[str, str]) -> None:
         canonical_path(environ)
 
 
+@pytest.mark.parametrize(
+    "environ",
+    [
+        pytest.param({"SCRIPT_NAME": "/api", "PATH_INFO": "", "REQUEST_URI": "/api"}, id="mount"),
+        pytest.param(
+            {"SCRIPT_NAME": "/prefix/api", "PATH_INFO": "/x", "RAW_URI": "/api/x"},
+            id="proxy-prefix",
+        ),
+        pytest.param({"PATH_INFO": "/a/b", "RAW_URI": "http://h:80/a/b?q"}, id="absolute-form"),
+        pytest.param({"PATH_INFO": "/caf\xc3\xa9", "RAW_URI": "/caf%C3%A9"}, id="utf8"),
+        pytest.param({"PATH_INFO": "//admin", "RAW_URI": "//admin"}, id="same-unclean"),
+        pytest.param({"PATH_INFO": "/admin", "RAW_URI": "/x/../admin"}, id="server-resolved"),
+        pytest.param({"PATH_INFO": "*", "REQUEST_URI": "*"}, id="asterisk"),
+    ],
+)
+def test_request_target_agreeing_with_path_info(environ: dict[str, str]) -> None:
+    canonical_path(environ)
+
+
+def test_request_target_disagreeing_with_path_info_is_refused() -> None:
+    environ = {"PATH_INFO": "/public", "REQUEST_URI": "/admin"}
+    with pytest.raises(InvalidRequest, match="does not match"):
+        canonical_path(environ)
+    assert canonical_path(environ, check_target=False)[0] == "/public"
+
+
 def test_encoded_slash_in_query_is_fine() -> None:
     assert canonical_path({"PATH_INFO": "/a", "REQUEST_URI": "/a?next=%2Fb"})[0] == "/a"
 
