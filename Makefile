@@ -36,3 +36,7 @@ clean:
 ## bench-http: gunicorn + wrk on 127.0.0.1, with and without the middleware
 bench-http: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_http.py
+
+## fuzz: the hypothesis properties with many more examples (minutes, not seconds)
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_properties.py -q
