@@ -10,9 +10,10 @@ What a hit does *not* skip, so caching never weakens a check:
 * ``exp``, ``nbf`` and ``iat`` are checked against the current time on every
   request; an expired entry is dropped the moment it is seen.
 * Rules (claims, scopes, ``when``) and revocation run on every request.
-* An entry remembers the key ring that verified it; when the keys change
-  (rotation, a refreshed JWKS) older entries are ignored and their tokens are
-  verified again against the new keys.
+* An entry remembers the key ring that verified it; the middleware uses it
+  only while that ring is still in force. When the keys change (``set_keys``,
+  a refreshed JWKS), older entries are ignored and their tokens verified again
+  against the new keys.
 
 Only successes are cached. A failed token is verified again when it returns:
 caching failures would let a flood of junk evict the good entries. One token
@@ -40,7 +41,7 @@ class TokenCache:
         if size < 0:
             raise ValueError("cache_size must be 0 (off) or more")
         self.size = size
-        self._entries: OrderedDict[str, tuple[object, Verified]] = OrderedDict()
+        self._entries: OrderedDict[str, Verified] = OrderedDict()
         self._lock = threading.Lock()
         #: Counters for monitoring; updated without a lock, so approximate
         #: under concurrency.
@@ -50,31 +51,29 @@ class TokenCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, token: str, keys: object) -> Verified | None:
-        """The entry for ``token`` if it was verified by ``keys``, else ``None``.
+    def get(self, token: str) -> Verified | None:
+        """The entry for ``token``, or ``None``.
 
         Reads take no lock: each ``OrderedDict`` operation is atomic, and a
         concurrent eviction between the two only costs the recency update.
         """
         entry = self._entries.get(token)
-        if entry is None or entry[0] is not keys:
+        if entry is None:
             self.misses += 1
-            if entry is not None:
-                self.discard(token)
             return None
         self.hits += 1
         try:
             self._entries.move_to_end(token)
         except KeyError:
             pass
-        return entry[1]
+        return entry
 
-    def put(self, token: str, keys: object, verified: Verified) -> None:
-        """Remember that ``keys`` verified ``token``."""
+    def put(self, token: str, verified: Verified) -> None:
+        """Remember that ``token`` verified."""
         if not self.size:
             return
         with self._lock:
-            self._entries[token] = (keys, verified)
+            self._entries[token] = verified
             self._entries.move_to_end(token)
             if len(self._entries) > self.size:
                 self._entries.popitem(last=False)

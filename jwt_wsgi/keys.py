@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 from cryptography import x509
@@ -82,6 +82,25 @@ class VerifyingKey:
     kid: str | None
     key_type: str
     prepared: Mapping[str, Any]
+
+
+class KeySource(Protocol):
+    """Where a verifier gets its keys: a fixed ring, or a remote set that changes.
+
+    :meth:`current` is called on every request, cache hits included, so it
+    must be cheap; :meth:`refresh_for` is called when a token names a ``kid``
+    the current ring lacks.
+    """
+
+    algorithms: tuple[str, ...]
+
+    def current(self) -> KeyRing:
+        """The ring in force now."""
+        ...
+
+    def refresh_for(self, kid: str) -> KeyRing:
+        """The ring to use for an unknown ``kid`` (possibly after a refetch)."""
+        ...
 
 
 def check_rsa_key(key: rsa.RSAPublicKey) -> None:
@@ -143,6 +162,9 @@ class KeyRing:
     :param algorithms: the allow-list; each key serves the subset fitting its type.
     :param allow_weak_hmac_keys: accept HMAC secrets shorter than the hash.
         Only for legacy tokens you cannot re-issue.
+    :param skip_unusable: in a JWK Set, skip members that cannot be parsed
+        (an unknown ``kty`` or curve) instead of refusing the set. For sets
+        fetched from an issuer, which may publish keys for other purposes.
     """
 
     def __init__(
@@ -151,13 +173,14 @@ class KeyRing:
         algorithms: Sequence[str],
         *,
         allow_weak_hmac_keys: bool = False,
+        skip_unusable: bool = False,
     ) -> None:
         self.algorithms = validate_algorithms(algorithms)
         self._impl: dict[str, Algorithm] = {
             name: impl for name, impl in get_default_algorithms().items() if name in self.algorithms
         }
         self.allow_weak_hmac_keys = allow_weak_hmac_keys
-        entries, self.requires_kid = _expand(key)
+        entries, self.requires_kid = _expand(key, skip_unusable)
         symmetric = {_key_type(entry[1]) == "oct" for entry in entries}
         if len(symmetric) > 1:
             raise ConfigurationError(
@@ -184,6 +207,14 @@ class KeyRing:
                 self._by_kid[k.kid] = k
         self._anonymous = tuple(anonymous)
         self.keys: tuple[VerifyingKey, ...] = tuple(keys)
+
+    def current(self) -> KeyRing:
+        """A ring is its own, fixed key source."""
+        return self
+
+    def refresh_for(self, kid: str) -> KeyRing:
+        """A fixed ring has nothing to refresh."""
+        return self
 
     def algorithm(self, name: str) -> Algorithm | None:
         """PyJWT's algorithm object for an allowed ``name``, else ``None``."""
@@ -242,7 +273,7 @@ class KeyRing:
 _Entry = tuple[str | None, Any, str | None, bool]
 
 
-def _expand(key: Any) -> tuple[list[_Entry], bool]:
+def _expand(key: Any, skip_unusable: bool = False) -> tuple[list[_Entry], bool]:
     """Flatten ``key`` into ``(kid, raw key, jwk alg, usable)`` entries.
 
     The boolean says whether selection must be by ``kid`` (a key set).
@@ -250,13 +281,13 @@ def _expand(key: Any) -> tuple[list[_Entry], bool]:
     if isinstance(key, jwt.PyJWKSet):
         return [_from_jwk(k) for k in key.keys], True
     if isinstance(key, Mapping) and "keys" in key:
-        return [_from_jwk(k) for k in _parse_jwks(key)], True
+        return [_from_jwk(k) for k in _parse_jwks(key, skip_unusable)], True
     if isinstance(key, (list, tuple)):
         if not key:
             raise ConfigurationError("an empty list of keys can verify nothing")
         entries: list[_Entry] = []
         for item in key:
-            sub, _ = _expand(item)
+            sub, _ = _expand(item, skip_unusable)
             entries.extend(sub)
         return entries, False
     if isinstance(key, jwt.PyJWK):
@@ -273,15 +304,19 @@ def _parse_jwk(data: Mapping[str, Any]) -> jwt.PyJWK:
         raise ConfigurationError(f"unusable JWK: {type(exc).__name__}") from exc
 
 
-def _parse_jwks(data: Mapping[str, Any]) -> list[jwt.PyJWK]:
+def _parse_jwks(data: Mapping[str, Any], skip_unusable: bool) -> list[jwt.PyJWK]:
     members = data.get("keys")
     if not isinstance(members, list) or not members:
         raise ConfigurationError("a JWK Set needs a non-empty 'keys' list")
     parsed = []
     for member in members:
-        if not isinstance(member, Mapping):
-            raise ConfigurationError("every member of a JWK Set must be a JSON object")
-        parsed.append(_parse_jwk(member))
+        try:
+            if not isinstance(member, Mapping):
+                raise ConfigurationError("every member of a JWK Set must be a JSON object")
+            parsed.append(_parse_jwk(member))
+        except ConfigurationError:
+            if not skip_unusable:
+                raise
     return parsed
 
 

@@ -6,9 +6,11 @@ a bare function). For every request it:
 1. canonicalises ``PATH_INFO`` (:mod:`jwt_wsgi.paths`) and hands the app that
    same path, so the rule that was checked is the route that runs;
 2. finds the most specific :class:`~jwt_wsgi.rules.Rule` for path and method;
-3. unless the rule is public, reads the bearer token and verifies it, or finds
-   it in the verified-token cache, always re-checking the clock;
-4. checks the rule's claims, scopes and ``when``;
+3. unless the rule is public, reads the bearer token and verifies it with the
+   provider its ``iss`` names, or finds it in the verified-token cache, always
+   re-checking the clock and that the keys are unchanged;
+4. asks the revocation store, then checks the rule's providers, claims,
+   scopes and ``when``;
 5. sets the environ keys below and calls the app, whose response it passes on
    untouched (the request body is never read).
 
@@ -39,15 +41,24 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .bearer import TokenSource
 from .cache import TokenCache
-from .errors import AuthError, InvalidToken, MissingToken, error_response
+from .errors import (
+    AuthError,
+    ConfigurationError,
+    InvalidToken,
+    MissingToken,
+    ServiceUnavailable,
+    error_response,
+)
 from .keys import KeyRing
 from .paths import canonical_path
+from .providers import Provider
+from .revocation import RevocationStore, RevocationUnavailable
 from .rules import Auth, Rule, RuleMap
-from .tokens import Verified, Verifier
+from .tokens import Verified, Verifier, peek_claim
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -70,9 +81,13 @@ class JWTMiddleware:
     :param app: the WSGI application to protect.
     :param key: the verification key(s): an HMAC secret, a PEM public key, a
         ``cryptography`` key, a ``jwt.PyJWK``, a ``jwt.PyJWKSet``, a JWK or
-        JWK Set ``dict``, or a list of these (see :mod:`jwt_wsgi.keys`).
+        JWK Set ``dict``, a list of these (see :mod:`jwt_wsgi.keys`), or a
+        :class:`~jwt_wsgi.jwks.RemoteKeySet`.
     :param algorithms: the allowed algorithms, e.g. ``["RS256"]``. Required:
         never derive it from the token (RFC 8725 section 3.1).
+    :param jwks_url: fetch the keys from this JWK Set URL instead of ``key``.
+        With neither, and an ``issuer``, the URL is found by OpenID Connect
+        discovery.
     :param rules: :class:`~jwt_wsgi.rules.Rule` objects; most specific wins.
     :param default: the mode for paths no rule matches (``"required"``).
     :param audience: accepted ``aud`` value(s); a token with ``aud`` is
@@ -82,6 +97,13 @@ class JWTMiddleware:
     :param require: claims every token must carry (``("exp",)``).
     :param typ: accepted ``typ`` header value(s), e.g. ``"at+jwt"`` (``None``:
         not checked).
+    :param providers: several trusted issuers (:class:`~jwt_wsgi.providers.Provider`),
+        chosen by the token's ``iss``; replaces ``key``, ``algorithms``,
+        ``jwks_url``, ``audience``, ``issuer``, ``leeway``, ``require``, ``typ``.
+    :param revocation: a store with ``is_revoked(claims)`` or such a callable,
+        asked on every request (``None``).
+    :param revocation_unavailable: ``"closed"`` answers 503 when the store
+        cannot answer; ``"open"`` lets the request through and logs it.
     :param header: the header carrying the token (``"Authorization"``).
     :param scheme: its auth scheme (``"Bearer"``; ``""`` for a bare token).
     :param realm: the ``realm`` of the challenge (``"api"``).
@@ -101,6 +123,7 @@ class JWTMiddleware:
         middleware that rewrites ``PATH_INFO`` on purpose.
     :param allow_weak_hmac_keys: accept HMAC secrets shorter than the hash
         (``False``).
+    :param allow_http: allow ``http://`` key set URLs (``False``; tests only).
     :param clock: returns the current Unix time (``time.time``); tests freeze it.
     """
 
@@ -108,15 +131,19 @@ class JWTMiddleware:
         self,
         app: WSGIApplication,
         *,
-        key: Any,
-        algorithms: Sequence[str],
+        key: Any = None,
+        algorithms: Sequence[str] | None = None,
+        jwks_url: str | None = None,
         rules: Sequence[Rule] = (),
         default: Auth = "required",
         audience: str | Collection[str] | None = None,
-        issuer: str | Collection[str] | None = None,
+        issuer: str | None = None,
         leeway: float = 0,
         require: Sequence[str] = ("exp",),
         typ: str | Collection[str] | None = None,
+        providers: Sequence[Provider] | None = None,
+        revocation: RevocationStore | Callable[[dict[str, Any]], bool] | None = None,
+        revocation_unavailable: Literal["closed", "open"] = "closed",
         header: str = "Authorization",
         scheme: str = "Bearer",
         realm: str = "api",
@@ -128,28 +155,73 @@ class JWTMiddleware:
         case_sensitive: bool = True,
         check_request_target: bool = True,
         allow_weak_hmac_keys: bool = False,
+        allow_http: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
-        self.verifier = Verifier(
-            KeyRing(key, algorithms, allow_weak_hmac_keys=allow_weak_hmac_keys),
-            audience=audience,
-            issuer=issuer,
-            leeway=leeway,
-            require=require,
-            typ=typ,
-            max_token_bytes=max_token_bytes,
-        )
+        if providers is None:
+            if algorithms is None:
+                raise ConfigurationError(
+                    "algorithms is required, e.g. algorithms=['RS256'] (RFC 8725 section 3.1)"
+                )
+            if key is None and jwks_url is None and issuer is None:
+                raise ConfigurationError("give key=, jwks_url= or an issuer to discover keys from")
+            providers = [
+                Provider(
+                    "default",
+                    algorithms,
+                    issuer=issuer,
+                    key=key,
+                    jwks_url=jwks_url,
+                    audience=audience,
+                    leeway=leeway,
+                    require=require,
+                    typ=typ,
+                    allow_http=allow_http,
+                    allow_weak_hmac_keys=allow_weak_hmac_keys,
+                )
+            ]
+            self._by_issuer: dict[str, Verifier] | None = None
+        elif key is not None or jwks_url is not None or algorithms is not None or issuer:
+            raise ConfigurationError("with providers=, configure keys on each Provider")
+        else:
+            self._by_issuer = {}
+        self.verifiers = {p.name: p.verifier(max_token_bytes) for p in providers}
+        if len(self.verifiers) != len(providers):
+            raise ConfigurationError("provider names must be unique")
+        if self._by_issuer is not None:
+            for provider in providers:
+                if not provider.issuer or provider.issuer in self._by_issuer:
+                    raise ConfigurationError(
+                        "with several providers, each needs its own issuer to be chosen by"
+                    )
+                self._by_issuer[provider.issuer] = self.verifiers[provider.name]
+        for rule in rules:
+            unknown = set(rule.providers or ()) - set(self.verifiers)
+            if unknown:
+                raise ConfigurationError(f"{rule!r} names unknown providers {sorted(unknown)}")
         self.rules = RuleMap(rules, default, case_sensitive=case_sensitive)
         self.source = TokenSource(header, scheme)
         self._prefix = f"{scheme} " if scheme else ""
+        self.max_header_bytes = max_token_bytes + len(self._prefix) + 64
         self.cache = TokenCache(cache_size)
+        if revocation_unavailable not in ("closed", "open"):
+            raise ValueError("revocation_unavailable must be 'closed' or 'open'")
+        self._is_revoked = _revocation_check(revocation)
+        self.fail_open = revocation_unavailable == "open"
         self.realm = realm
         self.cors_preflight = cors_preflight
         self.check_request_target = check_request_target
         self.remote_user = remote_user
         self.on_error = on_error
         self.clock = clock
+
+    @property
+    def verifier(self) -> Verifier:
+        """The verifier of the single (``"default"``) provider."""
+        if len(self.verifiers) != 1:
+            raise AttributeError("several providers: use .verifiers[name]")
+        return next(iter(self.verifiers.values()))
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -164,6 +236,10 @@ class JWTMiddleware:
             ):
                 token, verified = self._authenticate(environ)
                 if verified is not None:
+                    if rule.providers is not None and verified.provider not in rule.providers:
+                        raise InvalidToken("the token's issuer is not accepted for this path")
+                    if self._is_revoked is not None:
+                        self._check_revocation(verified.claims)
                     claims = verified.fresh_claims()
                     if rule.checks:
                         rule.authorize(claims, environ)
@@ -189,15 +265,16 @@ class JWTMiddleware:
                 environ["REMOTE_USER"] = user
         return self.app(environ, start_response)
 
-    def set_keys(self, key: Any) -> None:
-        """Replace the verification keys at run time (same forms as ``key=``).
+    def set_keys(self, key: Any, *, provider: str = "default") -> None:
+        """Replace a provider's verification keys at run time (same forms as ``key=``).
 
-        The new keys are checked against ``algorithms`` before they take
-        effect. Cached tokens are verified again under the new keys, so a
-        token whose key was removed stops passing at once.
+        The new keys are checked against the provider's algorithms before they
+        take effect. Cached tokens are verified again under the new keys, so
+        a token whose key was removed stops passing at once.
         """
-        current = self.verifier.keys
-        self.verifier = self.verifier.with_keys(
+        verifier = self.verifiers[provider]
+        current = verifier.keys.current()
+        verifier.set_keys(
             KeyRing(key, current.algorithms, allow_weak_hmac_keys=current.allow_weak_hmac_keys)
         )
 
@@ -206,8 +283,7 @@ class JWTMiddleware:
         value = environ.get(self.source.environ_key)
         if value is None:
             return None, None
-        verifier = self.verifier
-        if len(value) > verifier.max_token_bytes + 64:
+        if len(value) > self.max_header_bytes:
             raise InvalidToken("the token is too large")
         now = self.clock()
         # Fast path: the usual spelling of a token already verified. Only
@@ -216,23 +292,55 @@ class JWTMiddleware:
         looked_up = None
         if value.startswith(self._prefix):
             looked_up = value[len(self._prefix) :]
-            verified = self.cache.get(looked_up, verifier.keys)
+            verified = self._cached(looked_up, now)
             if verified is not None:
-                if not verified.valid_from <= now < verified.valid_until:
-                    self.cache.discard(looked_up)
-                    verifier.check_time(verified, now)
                 return looked_up, verified
         token = self.source.read(environ)
         if token is None:
             return None, None
-        verified = None if token == looked_up else self.cache.get(token, verifier.keys)
+        verified = None if token == looked_up else self._cached(token, now)
         if verified is None:
+            verifier = self._choose_verifier(token)
             verified = verifier.verify(token)
             verifier.check_time(verified, now)
-            self.cache.put(token, verifier.keys, verified)
-        else:
-            verifier.check_time(verified, now)
+            self.cache.put(token, verified)
         return token, verified
+
+    def _cached(self, token: str, now: float) -> Verified | None:
+        """A cached verification still good now; raises if the token has expired."""
+        verified = self.cache.get(token)
+        if verified is None:
+            return None
+        if not verified.current():  # the keys changed since: verify again
+            self.cache.discard(token)
+            return None
+        if not verified.valid_from <= now < verified.valid_until:
+            self.cache.discard(token)
+            verified.verifier.check_time(verified, now)
+        return verified
+
+    def _choose_verifier(self, token: str) -> Verifier:
+        if self._by_issuer is None:
+            return self.verifier
+        issuer = peek_claim(token, "iss", self.max_header_bytes)
+        verifier = self._by_issuer.get(issuer) if isinstance(issuer, str) else None
+        if verifier is None:
+            raise InvalidToken("the token's issuer is not accepted")
+        return verifier
+
+    def _check_revocation(self, claims: dict[str, Any]) -> None:
+        assert self._is_revoked is not None
+        try:
+            revoked = self._is_revoked(claims)
+        except Exception as exc:
+            if not isinstance(exc, RevocationUnavailable):
+                logger.exception("the revocation check raised")
+            if self.fail_open:
+                logger.warning("revocation unavailable (%s); letting the token through", exc)
+                return
+            raise ServiceUnavailable("the revocation list is unavailable") from exc
+        if revoked:
+            raise InvalidToken("the token has been revoked")
 
     def _reject(
         self, environ: WSGIEnvironment, start_response: StartResponse, error: AuthError
@@ -250,6 +358,18 @@ class JWTMiddleware:
             except Exception:
                 logger.exception("on_error raised; sending the default response")
         return error_response(environ, start_response, error, self.realm)
+
+
+def _revocation_check(
+    revocation: RevocationStore | Callable[[dict[str, Any]], bool] | None,
+) -> Callable[[dict[str, Any]], bool] | None:
+    if revocation is None:
+        return None
+    if hasattr(revocation, "is_revoked"):
+        return revocation.is_revoked
+    if callable(revocation):
+        return revocation
+    raise ConfigurationError("revocation must have is_revoked(claims) or be such a callable")
 
 
 def _is_preflight(environ: WSGIEnvironment, method: str) -> bool:

@@ -23,9 +23,13 @@ named ``alg`` is refused, never allowed to override it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -46,8 +50,33 @@ _PRIVATE_TYPES = {
 }
 
 
+@dataclass(frozen=True)
+class SigningKey:
+    """One key a minter signs with: the prepared key, its algorithm and ``kid``."""
+
+    key: Any
+    algorithm: str
+    kid: str | None
+
+    def public_jwk(self) -> dict[str, Any] | None:
+        """The public half as a JWK, or ``None`` for an HMAC secret (never published)."""
+        if isinstance(self.key, bytes):
+            return None
+        public = self.key.public_key()
+        jwk: dict[str, Any] = jwt.get_algorithm_by_name(self.algorithm).to_jwk(public, as_dict=True)
+        jwk.update(use="sig", alg=self.algorithm)
+        if self.kid is not None:
+            jwk["kid"] = self.kid
+        return jwk
+
+
 class Minter:
-    """Signs tokens with one key and one algorithm.
+    """Signs tokens with its current key; publishes the public keys of all it holds.
+
+    Key rotation: :meth:`rotate` makes a new key current while older ones stay
+    in :meth:`jwks` (tokens they signed still verify elsewhere) until
+    :meth:`retire` drops them. Asymmetric keys get their RFC 7638 thumbprint
+    as ``kid`` unless one is given.
 
     :param key: an HMAC secret (``str``/``bytes``), a PEM private key, a
         ``cryptography`` private key, or a private ``jwt.PyJWK``.
@@ -55,7 +84,8 @@ class Minter:
     :param expires_in: lifetime of default-claim tokens (15 minutes).
     :param issuer: added as ``iss`` to default claims when given.
     :param audience: added as ``aud`` to default claims when given.
-    :param kid: the key id put in every header (``None``).
+    :param kid: the key id put in the header (``None``; for asymmetric keys,
+        the RFC 7638 thumbprint).
     :param headers: extra JOSE headers for every token (``None``); ``alg`` is refused.
     :param allow_weak_hmac_keys: accept an HMAC secret shorter than the hash.
     :param clock: returns the current Unix time (``time.time``).
@@ -74,8 +104,8 @@ class Minter:
         allow_weak_hmac_keys: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        (self.algorithm,) = validate_algorithms([algorithm])
-        self._key = _signing_key(key, self.algorithm, allow_weak_hmac_keys)
+        self.allow_weak_hmac_keys = allow_weak_hmac_keys
+        self._keys: tuple[SigningKey, ...] = (self._signing_key(key, algorithm, kid),)
         if expires_in <= timedelta(0):
             raise ConfigurationError("expires_in must be positive")
         self.expires_in = expires_in
@@ -84,10 +114,40 @@ class Minter:
             audience if audience is None or isinstance(audience, str) else list(audience)
         )
         self.headers = _check_headers(headers)
-        if kid is not None:
-            self.headers["kid"] = kid
+        if "kid" in self.headers:
+            raise ConfigurationError("set the key id with kid=, not headers=")
         self.clock = clock
         self._loader: ClaimsLoader | None = None
+
+    @property
+    def current(self) -> SigningKey:
+        """The key new tokens are signed with."""
+        return self._keys[0]
+
+    @property
+    def algorithm(self) -> str:
+        """The current key's algorithm."""
+        return self.current.algorithm
+
+    def rotate(self, key: Any, *, algorithm: str | None = None, kid: str | None = None) -> str:
+        """Sign with ``key`` from now on; keep the older keys published. Returns its kid."""
+        new = self._signing_key(key, algorithm or self.algorithm, kid)
+        if new.kid is None or any(k.kid == new.kid for k in self._keys):
+            raise ConfigurationError("a rotated-in key needs a kid no other key of this minter has")
+        self._keys = (new, *self._keys)
+        return new.kid
+
+    def retire(self, kid: str) -> None:
+        """Stop publishing the (non-current) key ``kid``: its tokens stop verifying."""
+        if self.current.kid == kid:
+            raise ConfigurationError("the current key cannot be retired; rotate first")
+        if not any(k.kid == kid for k in self._keys):
+            raise KeyError(kid)
+        self._keys = tuple(k for k in self._keys if k.kid != kid)
+
+    def jwks(self) -> dict[str, list[dict[str, Any]]]:
+        """The public JWK Set of every asymmetric key held; HMAC secrets never appear."""
+        return {"keys": [jwk for k in self._keys if (jwk := k.public_jwk()) is not None]}
 
     def claims_loader(self, loader: _Loader) -> _Loader:
         """Register ``loader(identity) -> dict`` as the source of every claim set.
@@ -135,8 +195,33 @@ class Minter:
         if claims:
             payload.update(claims)
         payload = {name: _numeric_date(value) for name, value in payload.items()}
+        signing = self.current
         merged = {**self.headers, **_check_headers(headers)}
-        return jwt.encode(payload, self._key, algorithm=self.algorithm, headers=merged)
+        if signing.kid is not None:
+            merged["kid"] = signing.kid
+        return jwt.encode(payload, signing.key, algorithm=signing.algorithm, headers=merged)
+
+    def _signing_key(self, key: Any, algorithm: str, kid: str | None) -> SigningKey:
+        (name,) = validate_algorithms([algorithm])
+        prepared = _signing_key(key, name, self.allow_weak_hmac_keys)
+        if kid is None and not isinstance(prepared, bytes):
+            kid = thumbprint(prepared.public_key())
+        return SigningKey(prepared, name, kid)
+
+
+def thumbprint(public_key: Any) -> str:
+    """The RFC 7638 JWK thumbprint (SHA-256) of a public key: a stable default ``kid``."""
+    members: tuple[str, ...]
+    if isinstance(public_key, rsa.RSAPublicKey):
+        family, members = "RS256", ("e", "kty", "n")
+    elif isinstance(public_key, ec.EllipticCurvePublicKey):
+        family, members = "ES256", ("crv", "kty", "x", "y")
+    else:
+        family, members = "EdDSA", ("crv", "kty", "x")
+    jwk = jwt.get_algorithm_by_name(family).to_jwk(public_key, as_dict=True)
+    required = {name: jwk[name] for name in members}
+    canonical = json.dumps(required, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
 
 
 def _subject(identity: Any) -> str:

@@ -53,6 +53,8 @@ class Rule:
         ``scp`` list).
     :param when: ``fn(claims, environ) -> bool`` for anything else. An
         exception counts as ``False`` and is logged.
+    :param providers: names of the providers whose tokens this path accepts
+        (all, by default); another provider's token is 401 ``invalid_token``.
 
     A failed ``claims``, ``scopes`` or ``when`` check answers 403
     ``insufficient_scope``. With ``auth="optional"`` the checks apply only when
@@ -68,6 +70,7 @@ class Rule:
         claims: Mapping[str, Any] | None = None,
         scopes: Iterable[str] | None = None,
         when: Condition | None = None,
+        providers: Iterable[str] | None = None,
     ) -> None:
         if auth not in _AUTH_MODES:
             raise ValueError(f"auth must be one of {_AUTH_MODES}, not {auth!r}")
@@ -84,6 +87,11 @@ class Rule:
             raise ValueError("a public rule cannot check claims, scopes or conditions")
         self.when = when
         self.checks = bool(self.claims or self.scopes or when)
+        if isinstance(providers, str):
+            raise ValueError("providers must be a list of provider names")
+        self.providers = frozenset(providers) if providers is not None else None
+        if auth == "public" and self.providers is not None:
+            raise ValueError("a public rule cannot limit providers")
 
     def __repr__(self) -> str:
         methods = sorted(self.methods) if self.methods else None

@@ -22,7 +22,6 @@ does it.
 from __future__ import annotations
 
 import binascii
-import copy
 import json
 import math
 from collections.abc import Collection, Sequence
@@ -30,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidToken
-from .keys import KeyRing
+from .keys import KeyRing, KeySource
 
 _NUMERIC_DATES = ("exp", "nbf", "iat")
 
@@ -43,6 +42,9 @@ class Verified:
     :param claims: the claim set. Read-only: cached requests share it, and
         handlers get :meth:`fresh_claims` instead.
     :param kid: the key id of the key that verified it.
+    :param verifier: the verifier (provider) that accepted it.
+    :param ring: the key ring that verified it; a cached entry is good only
+        while its verifier's keys are still this ring.
     :param valid_from: the first instant it is valid (``nbf``/``iat`` less
         the leeway), ``-inf`` when unbounded.
     :param valid_until: the instant it stops being valid (``exp`` plus the
@@ -52,6 +54,8 @@ class Verified:
     header: dict[str, Any]
     claims: dict[str, Any]
     kid: str | None
+    verifier: Verifier
+    ring: KeyRing
     valid_from: float
     valid_until: float
     #: Names of claims holding objects or arrays: only those need deep copies.
@@ -64,6 +68,15 @@ class Verified:
         """The ``exp`` claim, or ``None``."""
         exp = self.claims.get("exp")
         return exp
+
+    @property
+    def provider(self) -> str | None:
+        """The name of the provider that accepted the token."""
+        return self.verifier.provider
+
+    def current(self) -> bool:
+        """Whether the keys that verified the token are still the keys in force."""
+        return self.verifier.keys.current() is self.ring
 
     def fresh_claims(self) -> dict[str, Any]:
         """A deep copy of the claims for one request, so mutations stay there."""
@@ -117,8 +130,7 @@ def b64decode(segment: str) -> bytes:
 
 
 _ALPHABET_INDEX = {
-    c: i
-    for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 }
 _PADDING = ("", "", "==", "=")
 # The low bits of the last character that carry no data, which must be zero.
@@ -151,6 +163,20 @@ def parse_json_object(data: bytes, what: str) -> dict[str, Any]:
     return value
 
 
+def peek_claim(token: str, name: str, max_bytes: int) -> Any:
+    """Read one claim from a token *before* verifying it, to choose a provider.
+
+    Parsed as strictly as a verified token; the value is only used to pick
+    the keys the token is then verified with, never trusted on its own.
+    """
+    if len(token) > max_bytes:
+        raise InvalidToken("the token is too large")
+    segments = token.split(".")
+    if len(segments) != 3:
+        raise InvalidToken("the token is not a compact JWS")
+    return parse_json_object(b64decode(segments[1]), "claim set").get(name)
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -158,7 +184,8 @@ def _number(value: Any) -> bool:
 class Verifier:
     """Verifies tokens against one configuration, built once.
 
-    :param keys: the prepared keys and algorithm allow-list.
+    :param keys: where the keys come from: a :class:`~jwt_wsgi.keys.KeyRing`,
+        or a remote key set that refreshes itself (:mod:`jwt_wsgi.jwks`).
     :param audience: accepted ``aud`` values; when set, the claim is required
         and must contain one of them. When unset, a token with ``aud`` is
         refused (RFC 7519 section 4.1.3).
@@ -168,11 +195,13 @@ class Verifier:
     :param typ: when set, the ``typ`` header must equal one of these
         (case-insensitive, ``application/`` prefix optional; RFC 8725 3.11).
     :param max_token_bytes: longer tokens are refused before any parsing.
+    :param provider: a name for this configuration, reported in
+        :attr:`Verified.provider` (several providers, see :mod:`jwt_wsgi.providers`).
     """
 
     def __init__(
         self,
-        keys: KeyRing,
+        keys: KeySource,
         *,
         audience: str | Collection[str] | None = None,
         issuer: str | Collection[str] | None = None,
@@ -180,8 +209,10 @@ class Verifier:
         require: Sequence[str] = ("exp",),
         typ: str | Collection[str] | None = None,
         max_token_bytes: int = 8192,
+        provider: str | None = None,
     ) -> None:
         self.keys = keys
+        self.provider = provider
         self.audience = _string_set(audience, "audience")
         self.issuer = _string_set(issuer, "issuer")
         self.leeway = float(leeway)
@@ -198,14 +229,16 @@ class Verifier:
         )
         self.max_token_bytes = max_token_bytes
 
-    def with_keys(self, keys: KeyRing) -> Verifier:
-        """The same configuration with other keys."""
-        clone = copy.copy(self)
-        clone.keys = keys
-        return clone
+    def set_keys(self, keys: KeySource) -> None:
+        """Verify with other keys from now on; tokens verified before are not current."""
+        self.keys = keys
 
-    def verify_jws(self, token: str) -> tuple[dict[str, Any], bytes, str | None]:
-        """Check structure, header and signature; return header, payload bytes, kid."""
+    def verify_jws(self, token: str) -> tuple[dict[str, Any], bytes, str | None, KeyRing]:
+        """Check structure, header and signature.
+
+        Returns the header, the payload bytes, the ``kid`` of the key that
+        verified the signature and the ring it came from.
+        """
         if len(token) > self.max_token_bytes:
             raise InvalidToken("the token is too large")
         dots = token.count(".")
@@ -219,8 +252,9 @@ class Verifier:
         if not header_b64 or not signature_b64:
             raise InvalidToken("the token has an empty segment")
         header = parse_json_object(b64decode(header_b64), "header")
+        ring = self.keys.current()
         alg = header.get("alg")
-        algorithm = self.keys.algorithm(alg) if isinstance(alg, str) else None
+        algorithm = ring.algorithm(alg) if isinstance(alg, str) else None
         if algorithm is None:
             raise InvalidToken("the token's algorithm is not allowed")
         if "crit" in header:
@@ -239,18 +273,23 @@ class Verifier:
         signature = b64decode(signature_b64)
         payload = b64decode(payload_b64)
         signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
-        candidates = self.keys.candidates(kid)
+        candidates = ring.candidates(kid)
+        if not candidates and kid is not None:
+            # An unknown kid may mean the issuer rotated: the key source may
+            # refetch (a remote set does, at most once per cooldown).
+            ring = self.keys.refresh_for(kid)
+            candidates = ring.candidates(kid)
         if not candidates:
             raise InvalidToken("no key matches the token's key id")
         for candidate in candidates:
             key = candidate.prepared.get(alg)  # type: ignore[arg-type]
             if key is not None and _safe_verify(algorithm, signing_input, key, signature):
-                return header, payload, candidate.kid
+                return header, payload, candidate.kid, ring
         raise InvalidToken("the token signature is invalid")
 
     def verify(self, token: str) -> Verified:
         """Everything but the clock: signature, then the claims that never change."""
-        header, payload, kid = self.verify_jws(token)
+        header, payload, kid, ring = self.verify_jws(token)
         claims = parse_json_object(payload, "claim set")
         for name in self.require:
             if name not in claims:
@@ -269,6 +308,8 @@ class Verifier:
             header=header,
             claims=claims,
             kid=kid,
+            verifier=self,
+            ring=ring,
             valid_from=max(starts) - self.leeway if starts else -math.inf,
             valid_until=exp + self.leeway if exp is not None else math.inf,
             nested=tuple([k for k, v in claims.items() if type(v) is dict or type(v) is list]),

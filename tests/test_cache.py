@@ -141,14 +141,14 @@ def test_bound_holds_and_least_recently_used_goes_first() -> None:
     cache = TokenCache(size=3)
     tokens = [make_token({"sub": f"u{i}"}) for i in range(5)]
     for token in tokens[:3]:
-        cache.put(token, verifier.keys, verifier.verify(token))
-    assert cache.get(tokens[0], verifier.keys) is not None  # u0 is now most recent
+        cache.put(token, verifier.verify(token))
+    assert cache.get(tokens[0]) is not None  # u0 is now most recent
     for token in tokens[3:]:
-        cache.put(token, verifier.keys, verifier.verify(token))
+        cache.put(token, verifier.verify(token))
     assert len(cache) == 3
-    assert cache.get(tokens[0], verifier.keys) is not None
-    assert cache.get(tokens[1], verifier.keys) is None
-    assert cache.get(tokens[2], verifier.keys) is None
+    assert cache.get(tokens[0]) is not None
+    assert cache.get(tokens[1]) is None
+    assert cache.get(tokens[2]) is None
 
 
 def test_bound_holds_under_concurrent_load(clock: Clock) -> None:
