@@ -17,9 +17,17 @@ from .errors import (
     ServiceUnavailable,
     error_response,
 )
-from .keys import KeyRing
+from .jwks import KeysUnavailable, RemoteKeySet, jwks_app
+from .keys import KeyRing, KeySource
 from .middleware import JWTMiddleware, get_claims
-from .minter import Minter
+from .minter import Minter, SigningKey
+from .providers import Provider
+from .revocation import (
+    MemoryRevocationStore,
+    RedisRevocationStore,
+    RevocationStore,
+    RevocationUnavailable,
+)
 from .rules import Rule
 from .tokens import Verified, Verifier
 
@@ -31,8 +39,18 @@ __all__ = [
     "Minter",
     "Rule",
     "get_claims",
-    # verification building blocks
+    "Provider",
+    # keys
     "KeyRing",
+    "KeySource",
+    "RemoteKeySet",
+    "SigningKey",
+    "jwks_app",
+    # revocation
+    "RevocationStore",
+    "MemoryRevocationStore",
+    "RedisRevocationStore",
+    # verification building blocks
     "Verifier",
     "Verified",
     # errors
@@ -41,7 +59,9 @@ __all__ = [
     "InsufficientScope",
     "InvalidRequest",
     "InvalidToken",
+    "KeysUnavailable",
     "MissingToken",
+    "RevocationUnavailable",
     "ServiceUnavailable",
     "error_response",
     "__version__",

@@ -1,12 +1,18 @@
-"""Shared fixtures: keys, a frozen clock, and real HTTP servers on loopback."""
+"""Shared fixtures: keys, a frozen clock, real HTTP servers and a real Redis on loopback."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+import redis
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -50,3 +56,65 @@ def serve() -> Iterator[Callable[[WSGIApplication], str]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port, started and stopped by a test."""
+
+    def __init__(self, binary: str) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+            finally:
+                client.close()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+def _redis_binary() -> str:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("JWT_WSGI_REQUIRE_REDIS"):
+            pytest.fail("redis-server is required here (JWT_WSGI_REQUIRE_REDIS is set)")
+        pytest.skip("no redis-server binary on this machine (.ci/run installs Debian's)")
+    return binary
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """One Redis for the session; tests use distinct key prefixes."""
+    server = RedisServer(_redis_binary())
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A Redis of the test's own, which the test may stop."""
+    server = RedisServer(_redis_binary())
+    yield server
+    server.stop()

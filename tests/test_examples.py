@@ -117,3 +117,73 @@ def test_example_runs_as_a_program_and_prints_working_curl_lines(name: str) -> N
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def post(url: str, path: str, body: dict[str, Any], token: str | None = None) -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    status, _, data = http_request(
+        url, path, method="POST", headers=headers, body=json.dumps(body).encode()
+    )
+    return status, json.loads(data)
+
+
+def test_auth_and_api_services_rotate_and_revoke(serve: Any, redis_url: str) -> None:
+    import jwt
+
+    auth_module, api_module = load("auth_service"), load("api_service")
+    auth_url = serve(auth_module.create_app(redis_url))
+    api_url = serve(api_module.create_app(auth_url, redis_url, max_key_age=0.5, cooldown=0))
+
+    def api(token: str) -> tuple[int, Any]:
+        status, _, data = http_request(api_url, "/", headers={"Authorization": f"Bearer {token}"})
+        return status, json.loads(data)
+
+    # 1. A user logs in at the auth service; the API verifies by its JWKS.
+    _, body = post(auth_url, "/login", {"username": "alice", "password": "alice"})
+    first = body["jwt"]
+    assert api(first) == (200, {"hello": "alice", "roles": "user"})
+    first_kid = jwt.get_unverified_header(first)["kid"]
+
+    # 2. The auth service rotates: new tokens carry a new kid the API fetches.
+    _, body = post(auth_url, "/login", {"username": "root", "password": "root"})
+    admin = body["jwt"]
+    status, body = post(auth_url, "/admin/rotate", {}, admin)
+    assert status == 200 and body["kid"] != first_kid
+    _, body = post(auth_url, "/login", {"username": "alice", "password": "alice"})
+    second = body["jwt"]
+    assert jwt.get_unverified_header(second)["kid"] == body_kid(second) != first_kid
+    assert api(second)[0] == 200
+    assert api(first)[0] == 200  # the old key is still published
+
+    # 3. The old key is retired: once the API's copy of the set is stale,
+    #    tokens signed with it stop passing, cached or not. (The admin logs in
+    #    again: their token was signed with the old key too.)
+    _, body = post(auth_url, "/login", {"username": "root", "password": "root"})
+    admin = body["jwt"]
+    assert post(auth_url, "/admin/retire", {"kid": first_kid}, admin)[0] == 200
+    import time
+
+    time.sleep(0.6)
+    status, body = api(first)
+    assert (status, body["error_description"]) == (401, "no key matches the token's key id")
+    assert api(second)[0] == 200
+
+    # 4. A token is revoked at the auth service; the API sees it through Redis.
+    claims = jwt.decode(second, options={"verify_signature": False})
+    assert (
+        post(auth_url, "/admin/revoke", {"jti": claims["jti"], "exp": claims["exp"]}, admin)[0]
+        == 200
+    )
+    status, body = api(second)
+    assert (status, body["error_description"]) == (401, "the token has been revoked")
+
+    # Non-admins cannot use the admin endpoints.
+    assert post(auth_url, "/admin/rotate", {}, first)[0] in (401, 403)
+
+
+def body_kid(token: str) -> str:
+    import jwt
+
+    return str(jwt.get_unverified_header(token)["kid"])

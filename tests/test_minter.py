@@ -9,7 +9,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from jwt_wsgi import ConfigurationError, KeyRing, Minter, Verifier
+from jwt_wsgi import ConfigurationError, InvalidToken, KeyRing, Minter, Verifier
+from jwt_wsgi.minter import thumbprint
 
 from .helpers import NOW, SECRET, Clock
 
@@ -121,3 +122,69 @@ def test_asymmetric_minting_verifies_with_our_verifier(
     ):
         token = Minter(key, algorithm=alg).mint("a")
         assert Verifier(KeyRing(public, [alg])).verify(token).claims["sub"] == "a"
+
+
+def test_rotation_publishes_old_and_new_until_retired(ec_key: ec.EllipticCurvePrivateKey) -> None:
+    minter = Minter(ec_key, algorithm="ES256", clock=Clock())
+    first = minter.current.kid
+    assert first is not None and len(first) == 43  # an RFC 7638 thumbprint
+    old_token = minter.mint("a")
+    new_key = ec.generate_private_key(ec.SECP256R1())
+    assert minter.rotate(new_key, kid="2026-12") == "2026-12"
+    new_token = minter.mint("a")
+    assert jwt.get_unverified_header(new_token)["kid"] == "2026-12"
+    jwks = minter.jwks()
+    assert [k["kid"] for k in jwks["keys"]] == ["2026-12", first]
+    assert all(k["use"] == "sig" and k["alg"] == "ES256" and "d" not in k for k in jwks["keys"])
+    ring = KeyRing(jwks, ["ES256"])
+    for token in (old_token, new_token):
+        Verifier(ring).verify(token)
+    minter.retire(first)
+    with pytest.raises(InvalidToken):
+        Verifier(KeyRing(minter.jwks(), ["ES256"])).verify(old_token)
+    with pytest.raises(ConfigurationError):
+        minter.retire("2026-12")  # the current key
+
+
+def test_thumbprint_matches_rfc7638_example() -> None:
+    # RFC 7638 section 3.1: the example RSA key and its thumbprint.
+    n = (
+        "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECP"
+        "ebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2Qvzq"
+        "Y368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu"
+        "0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
+    )
+    public = jwt.algorithms.RSAAlgorithm.from_jwk({"kty": "RSA", "n": n, "e": "AQAB"})
+    assert thumbprint(public) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+
+
+def test_hmac_secrets_never_appear_in_jwks() -> None:
+    minter = Minter(SECRET, kid="hmac")
+    assert minter.jwks() == {"keys": []}
+
+
+def test_rotation_needs_a_fresh_kid(ec_key: ec.EllipticCurvePrivateKey) -> None:
+    minter = Minter(SECRET, kid="a")
+    with pytest.raises(ConfigurationError):
+        minter.rotate("t" * 64)  # an HMAC secret gets no thumbprint
+    with pytest.raises(ConfigurationError):
+        minter.rotate("t" * 64, kid="a")
+
+
+def test_jwks_app_serves_the_set(serve: Any, ec_key: ec.EllipticCurvePrivateKey) -> None:
+    import json
+
+    from jwt_wsgi import jwks_app
+
+    from .helpers import http_request
+
+    minter = Minter(ec_key, algorithm="ES256")
+    url = serve(jwks_app(minter))
+    status, headers, body = http_request(url, "/.well-known/jwks.json")
+    assert status == 200
+    assert headers["Content-Type"] == "application/jwk-set+json"
+    assert headers["Cache-Control"] == "public, max-age=300"
+    assert json.loads(body) == minter.jwks()
+    assert http_request(url, "/.well-known/jwks.json", method="HEAD")[2] == b""
+    assert http_request(url, "/other")[0] == 404
+    assert http_request(url, "/.well-known/jwks.json", method="POST")[0] == 404
