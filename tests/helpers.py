@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from wsgiref.validate import validator
 
@@ -107,3 +108,12 @@ class ValidatingClient(Client):
     def open(self, *args: Any, **kwargs: Any) -> TestResponse:
         kwargs.setdefault("buffered", True)
         return super().open(*args, **kwargs)
+
+
+def run_in_threads(work: Callable[[int], None], count: int) -> None:
+    """Run ``work(i)`` for i in range(count) in as many threads, all at once."""
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from jwt_wsgi import JWTMiddleware, KeyRing, Rule, Verifier
 from jwt_wsgi.cache import TokenCache
 
-from .helpers import NOW, SECRET, Clock, ValidatingClient, echo_app, make_token
+from .helpers import NOW, SECRET, Clock, ValidatingClient, echo_app, make_token, run_in_threads
 
 OTHER = "o" * 64
 
@@ -160,11 +159,7 @@ def test_bound_holds_under_concurrent_load(clock: Clock) -> None:
         for token in tokens[offset::4]:
             assert c.get("/", headers=bearer(token)).status_code == 200
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(worker, 4)
     assert len(mw.cache) == 50
 
 

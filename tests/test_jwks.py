@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt_wsgi import ConfigurationError, JWTMiddleware, RemoteKeySet
 from jwt_wsgi.jwks import KeysUnavailable
 
-from .helpers import NOW, Clock, ValidatingClient, echo_app
+from .helpers import NOW, Clock, ValidatingClient, echo_app, run_in_threads
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -80,6 +80,15 @@ def remote(url: str, clock: Clock, **options: Any) -> RemoteKeySet:
     return RemoteKeySet(url + "/jwks.json", allow_http=True, clock=clock, **options)
 
 
+def guarded(url: str, clock: Clock, **options: Any) -> JWTMiddleware:
+    """The echo app behind a middleware verifying with the key server's set."""
+    keys = remote(url, clock, **{k: options.pop(k) for k in list(options) if k in _KEY_OPTIONS})
+    return JWTMiddleware(echo_app, key=keys, algorithms=["ES256"], clock=clock, **options)
+
+
+_KEY_OPTIONS = ("cooldown", "lifetime", "stale_for", "timeout")
+
+
 def status_of(middleware: JWTMiddleware, tok: str) -> tuple[int, str]:
     response = ValidatingClient(middleware).get("/", headers={"Authorization": f"Bearer {tok}"})
     return response.status_code, (response.get_json() or {}).get("error_description", "")
@@ -132,9 +141,7 @@ def test_unknown_kid_flood_causes_one_fetch_per_cooldown(
 ) -> None:
     server, url = key_server
     server.keys = [public_jwk(ec_keys["k1"], "k1")]
-    mw = JWTMiddleware(
-        echo_app, key=remote(url, clock, cooldown=30), algorithms=["ES256"], clock=clock
-    )
+    mw = guarded(url, clock, cooldown=30)
     assert status_of(mw, token(ec_keys["k1"], "k1"))[0] == 200
     assert server.fetches == 1
     assert status_of(mw, token(ec_keys["evil"], "too-soon"))[0] == 401
@@ -146,11 +153,7 @@ def test_unknown_kid_flood_causes_one_fetch_per_cooldown(
         for j in range(10):
             results.append(status_of(mw, token(ec_keys["evil"], f"made-up-{i}-{j}"))[0])
 
-    threads = [threading.Thread(target=attacker, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(attacker, 8)
     assert set(results) == {401}
     assert server.fetches == 2  # one refetch for the whole flood
     clock.now += 29
@@ -166,7 +169,7 @@ def test_rotation_found_by_unknown_kid(
 ) -> None:
     server, url = key_server
     server.keys = [public_jwk(ec_keys["k1"], "k1")]
-    mw = JWTMiddleware(echo_app, key=remote(url, clock), algorithms=["ES256"], clock=clock)
+    mw = guarded(url, clock)
     assert status_of(mw, token(ec_keys["k1"], "k1"))[0] == 200
     server.keys = [public_jwk(ec_keys["k2"], "k2"), public_jwk(ec_keys["k1"], "k1")]
     clock.now += 31  # past the cooldown since the first fetch
@@ -178,7 +181,7 @@ def test_removed_key_stops_cached_tokens_after_refresh(
 ) -> None:
     server, url = key_server
     server.keys = [public_jwk(ec_keys["k1"], "k1"), public_jwk(ec_keys["k2"], "k2")]
-    mw = JWTMiddleware(echo_app, key=remote(url, clock), algorithms=["ES256"], clock=clock)
+    mw = guarded(url, clock)
     old, new = token(ec_keys["k1"], "k1"), token(ec_keys["k2"], "k2")
     assert status_of(mw, old)[0] == 200 and status_of(mw, new)[0] == 200
     assert status_of(mw, old)[0] == 200  # a cache hit
@@ -193,7 +196,7 @@ def test_unchanged_set_keeps_the_cache_warm(
 ) -> None:
     server, url = key_server
     server.keys = [public_jwk(ec_keys["k1"], "k1")]
-    mw = JWTMiddleware(echo_app, key=remote(url, clock), algorithms=["ES256"], clock=clock)
+    mw = guarded(url, clock)
     tok = token(ec_keys["k1"], "k1")
     status_of(mw, tok)
     clock.now += 300
@@ -207,17 +210,13 @@ def test_concurrent_requests_share_one_fetch(
     server, url = key_server
     server.keys = [public_jwk(ec_keys["k1"], "k1")]
     server.delay = 0.3
-    mw = JWTMiddleware(echo_app, key=remote(url, clock), algorithms=["ES256"], clock=clock)
+    mw = guarded(url, clock)
     results: list[int] = []
 
     def request(i: int) -> None:
         results.append(status_of(mw, token(ec_keys["k1"], "k1", n=i))[0])
 
-    threads = [threading.Thread(target=request, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(request, 8)
     assert results == [200] * 8
     assert server.fetches == 1
 
@@ -230,8 +229,7 @@ def test_outage_serves_stale_keys_then_fails_closed(
 ) -> None:
     server, url = key_server
     server.keys = [public_jwk(ec_keys["k1"], "k1")]
-    keys = remote(url, clock, lifetime=300, stale_for=600, cooldown=30)
-    mw = JWTMiddleware(echo_app, key=keys, algorithms=["ES256"], clock=clock, cache_size=0)
+    mw = guarded(url, clock, lifetime=300, stale_for=600, cooldown=30, cache_size=0)
     assert status_of(mw, token(ec_keys["k1"], "k1"))[0] == 200
     server.status = "503 Service Unavailable"
     clock.now += 301
@@ -254,7 +252,7 @@ def test_first_fetch_failing_is_401_not_500(
 ) -> None:
     server, url = key_server
     server.body = b"<html>not json</html>"
-    mw = JWTMiddleware(echo_app, key=remote(url, clock), algorithms=["ES256"], clock=clock)
+    mw = guarded(url, clock)
     assert status_of(mw, token(ec_keys["k1"], "k1")) == (401, "the signing keys are unavailable")
 
 
@@ -300,7 +298,7 @@ def test_keys_for_other_uses_or_algorithms_are_not_used(
         {"kty": "weird", "kid": "unknown-type"},  # skipped, not fatal
         public_jwk(ec_keys["evil"], "good"),
     ]
-    mw = JWTMiddleware(echo_app, key=remote(url, clock), algorithms=["ES256"], clock=clock)
+    mw = guarded(url, clock)
     assert status_of(mw, token(ec_keys["evil"], "good"))[0] == 200
     assert status_of(mw, token(ec_keys["k1"], "enc-key"))[0] == 401
     assert status_of(mw, token(ec_keys["k2"], "ps-only"))[0] == 401

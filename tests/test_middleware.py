@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +12,16 @@ from werkzeug.test import Client
 
 from jwt_wsgi import AuthError, JWTMiddleware, Rule, get_claims
 
-from .helpers import NOW, SECRET, Clock, ValidatingClient, echo_app, http_request, make_token
+from .helpers import (
+    NOW,
+    SECRET,
+    Clock,
+    ValidatingClient,
+    echo_app,
+    http_request,
+    make_token,
+    run_in_threads,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -367,21 +375,18 @@ def test_head_request_gets_no_error_body() -> None:
 
 def test_concurrent_requests_each_see_their_own_claims() -> None:
     mw = build()
-    tokens = {f"user{i}": make_token({"sub": f"user{i}"}) for i in range(8)}
+    tokens = {i: make_token({"sub": f"user{i}"}) for i in range(8)}
     errors: list[str] = []
 
-    def worker(name: str) -> None:
+    def worker(i: int) -> None:
+        name = f"user{i}"
         c = Client(mw)
         for _ in range(50):
-            body = c.get("/", headers=bearer(tokens[name])).get_json()
+            body = c.get("/", headers=bearer(tokens[i])).get_json()
             if body["claims"]["sub"] != name:
                 errors.append(f"{name} saw {body['claims']['sub']}")
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in tokens]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(worker, len(tokens))
     assert errors == []
 
 
