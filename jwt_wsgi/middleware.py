@@ -224,27 +224,8 @@ class JWTMiddleware:
         return next(iter(self.verifiers.values()))
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        method = environ.get("REQUEST_METHOD", "GET")
-        token: str | None = None
-        verified: Verified | None = None
-        claims: dict[str, Any] | None = None
         try:
-            environ["PATH_INFO"], path = canonical_path(environ, self.check_request_target)
-            rule = self.rules.match(path, method)
-            if rule.auth != "public" and not (
-                self.cors_preflight and _is_preflight(environ, method)
-            ):
-                token, verified = self._authenticate(environ)
-                if verified is not None:
-                    if rule.providers is not None and verified.provider not in rule.providers:
-                        raise InvalidToken("the token's issuer is not accepted for this path")
-                    if self._is_revoked is not None:
-                        self._check_revocation(verified.claims)
-                    claims = verified.fresh_claims()
-                    if rule.checks:
-                        rule.authorize(claims, environ)
-                elif rule.auth == "required":
-                    raise MissingToken("a bearer token is required")
+            token, verified, claims = self._decide(environ)
         except AuthError as error:
             return self._reject(environ, start_response, error)
         except Exception:
@@ -264,6 +245,29 @@ class JWTMiddleware:
             if isinstance(user, str):
                 environ["REMOTE_USER"] = user
         return self.app(environ, start_response)
+
+    def _decide(
+        self, environ: WSGIEnvironment
+    ) -> tuple[str | None, Verified | None, dict[str, Any] | None]:
+        """Let the request through (token, verification, claims) or raise an AuthError."""
+        method = environ.get("REQUEST_METHOD", "GET")
+        environ["PATH_INFO"], path = canonical_path(environ, self.check_request_target)
+        rule = self.rules.match(path, method)
+        if rule.auth == "public" or (self.cors_preflight and _is_preflight(environ, method)):
+            return None, None, None
+        token, verified = self._authenticate(environ)
+        if verified is None:
+            if rule.auth == "required":
+                raise MissingToken("a bearer token is required")
+            return None, None, None
+        if rule.providers is not None and verified.provider not in rule.providers:
+            raise InvalidToken("the token's issuer is not accepted for this path")
+        claims = verified.fresh_claims()
+        if self._is_revoked is not None:
+            self._check_revocation(claims)
+        if rule.checks:
+            rule.authorize(claims, environ)
+        return token, verified, claims
 
     def set_keys(self, key: Any, *, provider: str = "default") -> None:
         """Replace a provider's verification keys at run time (same forms as ``key=``).

@@ -203,7 +203,7 @@ class Minter:
 
     def _signing_key(self, key: Any, algorithm: str, kid: str | None) -> SigningKey:
         (name,) = validate_algorithms([algorithm])
-        prepared = _signing_key(key, name, self.allow_weak_hmac_keys)
+        prepared = _load_signing_key(key, name, self.allow_weak_hmac_keys)
         if kid is None and not isinstance(prepared, bytes):
             kid = thumbprint(prepared.public_key())
         return SigningKey(prepared, name, kid)
@@ -247,7 +247,7 @@ def _check_headers(headers: Mapping[str, Any] | None) -> dict[str, Any]:
     return result
 
 
-def _signing_key(key: Any, algorithm: str, allow_weak: bool) -> Any:
+def _load_signing_key(key: Any, algorithm: str, allow_weak: bool) -> Any:
     """Load and check the signing key once, as PyJWT's algorithm will use it."""
     key_type = ALGORITHM_KEY_TYPES[algorithm]
     if isinstance(key, jwt.PyJWK):
