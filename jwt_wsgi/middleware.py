@@ -187,6 +187,7 @@ class JWTMiddleware:
         else:
             self._by_issuer = {}
         self.verifiers = {p.name: p.verifier(max_token_bytes) for p in providers}
+        self._single = next(iter(self.verifiers.values()))
         if len(self.verifiers) != len(providers):
             raise ConfigurationError("provider names must be unique")
         if self._by_issuer is not None:
@@ -293,39 +294,46 @@ class JWTMiddleware:
         # Fast path: the usual spelling of a token already verified. Only
         # strings that passed the strict parse are in the cache, so a hit
         # needs no further header parsing.
-        looked_up = None
+        looked_up = cached = None
         if value.startswith(self._prefix):
             looked_up = value[len(self._prefix) :]
-            verified = self._cached(looked_up, now)
-            if verified is not None:
-                return looked_up, verified
+            cached = self.cache.get(looked_up)
+            if (
+                cached is not None
+                and cached.verifier.keys.current() is cached.ring
+                and cached.valid_from <= now < cached.valid_until
+            ):
+                return looked_up, cached
         token = self.source.read(environ)
         if token is None:
             return None, None
-        verified = None if token == looked_up else self._cached(token, now)
-        if verified is None:
-            verifier = self._choose_verifier(token)
-            verified = verifier.verify(token)
-            verifier.check_time(verified, now)
-            self.cache.put(token, verified)
+        if token != looked_up:
+            cached = self.cache.get(token)
+        if cached is not None and self._still_good(token, cached, now):
+            return token, cached
+        verifier = self._choose_verifier(token)
+        verified = verifier.verify(token)
+        verifier.check_time(verified, now)
+        self.cache.put(token, verified)
         return token, verified
 
-    def _cached(self, token: str, now: float) -> Verified | None:
-        """A cached verification still good now; raises if the token has expired."""
-        verified = self.cache.get(token)
-        if verified is None:
-            return None
-        if not verified.current():  # the keys changed since: verify again
+    def _still_good(self, token: str, verified: Verified, now: float) -> bool:
+        """Whether a cached verification holds now: same keys, inside its time window.
+
+        ``False`` means verify again (the keys changed); a token whose time is
+        up is dropped from the cache and refused.
+        """
+        if verified.verifier.keys.current() is not verified.ring:
             self.cache.discard(token)
-            return None
+            return False
         if not verified.valid_from <= now < verified.valid_until:
             self.cache.discard(token)
             verified.verifier.check_time(verified, now)
-        return verified
+        return True
 
     def _choose_verifier(self, token: str) -> Verifier:
         if self._by_issuer is None:
-            return self.verifier
+            return self._single
         issuer = peek_claim(token, "iss", self.max_header_bytes)
         verifier = self._by_issuer.get(issuer) if isinstance(issuer, str) else None
         if verifier is None:

@@ -52,8 +52,9 @@ def canonical_path(environ: WSGIEnvironment, check_target: bool = True) -> tuple
     path = environ.get("PATH_INFO", "")
     if check_target:
         raw_target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-        if raw_target:
-            check_request_target(raw_target, environ.get("SCRIPT_NAME", ""), path)
+        script_name = environ.get("SCRIPT_NAME", "")
+        if raw_target and raw_target != script_name + path:
+            check_request_target(raw_target, script_name, path)
     path = path or "/"
     # The common case, a plain ASCII path with no dot segments, empty
     # segments or separators to worry about, costs a few scans.
