@@ -205,3 +205,20 @@ def test_negative_leeway_is_refused() -> None:
 
 def test_b64_segment_round_trip() -> None:
     assert b64(b"\x00\x01") == "AAE"
+
+
+def test_key_type_mismatch_is_invalid_token_where_pyjwt_raises_type_error() -> None:
+    """PyJWT 2.15 raises TypeError (not a PyJWTError) for these; we answer 401."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    cases = [
+        (jwt.encode({"exp": int(NOW) + 60}, ec_key, "ES256"), rsa_key.public_key()),
+        (jwt.encode({"exp": int(NOW) + 60}, rsa_key, "RS256"), ec_key.public_key()),
+    ]
+    for token, key in cases:
+        with pytest.raises(TypeError):
+            jwt.decode(token, key, algorithms=["ES256", "RS256"])
+        with pytest.raises(InvalidToken):
+            Verifier(KeyRing(key, ["ES256", "RS256"])).verify(token)
