@@ -56,7 +56,8 @@ class TokenSource:
         elif not parts:
             token = ""
         elif parts[0].lower() != self.scheme:
-            if "," in parts[0] or "," in value and self.scheme in value.lower():
+            # "Basic x,Bearer y": two Authorization headers joined by the server.
+            if "," in parts[0] or ("," in value and self.scheme in value.lower()):
                 raise InvalidRequest(
                     f"the {self.header} header must carry exactly one bearer token"
                 )

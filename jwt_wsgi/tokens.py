@@ -1,12 +1,13 @@
 """Token verification: a strict parse, PyJWT's signature check, then the claims.
 
 :class:`Verifier` is configured once and then called per token. It splits the
-work in three so that the verified-token cache can skip the expensive middle:
+work in two so that the verified-token cache can skip the expensive part:
 
 1. :meth:`Verifier.verify` parses the compact JWS strictly, checks the
-   signature with PyJWT's algorithm objects and the keys prepared by
-   :class:`~jwt_wsgi.keys.KeyRing`, and checks the claims that never change
-   (``iss``, ``aud``, required claims, types). Its result can be cached.
+   signature with PyJWT's algorithm objects and the keys its key source
+   (:class:`~jwt_wsgi.keys.KeyRing`, :class:`~jwt_wsgi.jwks.RemoteKeySet`)
+   has prepared, and checks the claims that never change (``iss``, ``aud``,
+   required claims, types). Its :class:`Verified` result can be cached.
 2. :meth:`Verifier.check_time` checks ``exp``, ``nbf`` and ``iat`` against
    the current time. It runs on every request, cached or not.
 
