@@ -182,8 +182,16 @@ class JWTMiddleware:
                 )
             ]
             self._by_issuer: dict[str, Verifier] | None = None
-        elif key is not None or jwks_url is not None or algorithms is not None or issuer:
-            raise ConfigurationError("with providers=, configure keys on each Provider")
+        elif not providers:
+            raise ConfigurationError("providers= needs at least one Provider")
+        elif (key, jwks_url, algorithms, issuer, audience, typ) != (None,) * 6 or (
+            leeway,
+            tuple(require),
+        ) != (0, ("exp",)):
+            raise ConfigurationError(
+                "with providers=, set keys, algorithms, issuer, audience, leeway, require "
+                "and typ on each Provider"
+            )
         else:
             self._by_issuer = {}
         self.verifiers = {p.name: p.verifier(max_token_bytes) for p in providers}

@@ -107,6 +107,9 @@ def test_set_keys_per_provider() -> None:
         pytest.param(
             {"providers": PROVIDERS, "rules": [Rule("/", providers=["nope"])]}, id="unknown-in-rule"
         ),
+        pytest.param({"providers": PROVIDERS, "audience": "api"}, id="audience-and-providers"),
+        pytest.param({"providers": PROVIDERS, "leeway": 5}, id="leeway-and-providers"),
+        pytest.param({"providers": []}, id="no-providers"),
         pytest.param({"key": SECRET}, id="no-algorithms"),
         pytest.param({"algorithms": ["HS256"]}, id="no-key"),
     ],
