@@ -33,7 +33,8 @@ class Provider:
     :param algorithms: the allow-list for its tokens (required).
     :param issuer: its ``iss`` value; required when there are several providers.
     :param key: static key(s) in any form ``JWTMiddleware(key=...)`` takes, or
-        a key source such as a configured :class:`~jwt_wsgi.jwks.RemoteKeySet`.
+        a key source (:class:`~jwt_wsgi.keys.KeySource`) such as a configured
+        :class:`~jwt_wsgi.jwks.RemoteKeySet`.
     :param jwks_url: fetch its keys from this JWK Set URL (default policy of
         :class:`~jwt_wsgi.jwks.RemoteKeySet`). With neither ``key`` nor
         ``jwks_url``, the URL is discovered from ``issuer``.
@@ -61,8 +62,9 @@ class Provider:
         """Where this provider's keys come from, built once."""
         if self.key is not None and self.jwks_url is not None:
             raise ConfigurationError(f"provider {self.name!r}: give key or jwks_url, not both")
-        if isinstance(self.key, (KeyRing, RemoteKeySet)):
-            return self.key
+        if hasattr(self.key, "current") and hasattr(self.key, "refresh_for"):
+            source: KeySource = self.key  # a KeyRing, a RemoteKeySet, or your own
+            return source
         if self.key is not None:
             return KeyRing(
                 self.key, self.algorithms, allow_weak_hmac_keys=self.allow_weak_hmac_keys

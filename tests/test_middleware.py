@@ -410,3 +410,60 @@ def test_mounted_under_script_name_matches_path_info() -> None:
     c = Client(outer)
     assert c.get("/api/open").status_code == 200
     assert c.get("/api/closed").status_code == 401
+
+
+def test_a_bug_below_the_middleware_is_401_and_logged_never_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class BrokenKeySource:
+        """A custom key source with a bug in it."""
+
+        algorithms = ("HS256",)
+
+        def current(self) -> Any:
+            raise RuntimeError("bug in a key source")
+
+        def refresh_for(self, kid: str) -> Any:
+            raise RuntimeError("bug in a key source")
+
+    mw = build(key=BrokenKeySource())
+    with caplog.at_level(logging.ERROR, logger="jwt_wsgi"):
+        response = client(mw).get("/", headers=bearer(make_token()))
+    assert response.status_code == 401
+    assert response.get_json()["error_description"] == "the token could not be verified"
+    assert "bug in a key source" in caplog.text
+
+
+def test_verifier_property_needs_a_single_provider() -> None:
+    from jwt_wsgi import Provider
+
+    mw = JWTMiddleware(
+        echo_app,
+        providers=[
+            Provider("a", ["HS256"], issuer="a", key=SECRET),
+            Provider("b", ["HS256"], issuer="b", key="t" * 64),
+        ],
+    )
+    with pytest.raises(AttributeError):
+        _ = mw.verifier
+    assert set(mw.verifiers) == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        pytest.param({"header": "Bad Header"}, ValueError, id="header-name"),
+        pytest.param({"scheme": "Bear er"}, ValueError, id="scheme"),
+        pytest.param({"revocation_unavailable": "maybe"}, ValueError, id="revocation-mode"),
+        pytest.param({"revocation": 42}, ValueError, id="revocation-not-callable"),
+    ],
+)
+def test_bad_options_are_refused_at_construction(options: dict[str, Any], error: type) -> None:
+    with pytest.raises(error):
+        build(**options)
+
+
+def test_bare_token_header_must_hold_exactly_one_token() -> None:
+    mw = build(header="X-Api-Token", scheme="")
+    assert client(mw).get("/", headers={"X-Api-Token": "a b"}).status_code == 400
+    assert client(mw).get("/", headers={"X-Api-Token": ""}).status_code == 400

@@ -117,3 +117,15 @@ def test_set_keys_per_provider() -> None:
 def test_configuration_errors(options: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):
         JWTMiddleware(echo_app, **options)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param("a.b.c.d", id="four-segments"),
+        pytest.param("x" * 9000 + ".a.b", id="too-large"),
+        pytest.param("e30.e30.e30", id="no-issuer"),
+    ],
+)
+def test_malformed_tokens_fail_before_provider_choice(token: str) -> None:
+    assert get(build(), token)[0] in (400, 401)

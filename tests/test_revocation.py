@@ -128,3 +128,14 @@ def test_redis_down_fails_closed_with_503_by_default(redis_server: RedisServer) 
     assert get(opened, token)[0] == 200
     with pytest.raises(RevocationUnavailable):
         store.revoke("j")
+
+
+def test_a_buggy_revocation_callable_is_logged_and_fails_closed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def buggy(claims: Any) -> bool:
+        raise KeyError("bug in a revocation check")
+
+    with caplog.at_level(logging.ERROR, logger="jwt_wsgi"):
+        assert get(build(buggy), make_token())[0] == 503
+    assert "the revocation check raised" in caplog.text

@@ -222,3 +222,9 @@ def test_key_type_mismatch_is_invalid_token_where_pyjwt_raises_type_error() -> N
             jwt.decode(token, key, algorithms=["ES256", "RS256"])
         with pytest.raises(InvalidToken):
             Verifier(KeyRing(key, ["ES256", "RS256"])).verify(token)
+
+
+@pytest.mark.parametrize("aud", [[1, 2], {"a": 1}, 7, ["api", None]])
+def test_malformed_audience_is_refused(aud: Any) -> None:
+    with pytest.raises(InvalidToken, match="audience is malformed"):
+        verifier(audience="api").verify(hs256_token({"alg": "HS256"}, {**CLAIMS, "aud": aud}))
