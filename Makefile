@@ -20,6 +20,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check jwt_wsgi tests examples
 	$(BIN)/mypy --strict jwt_wsgi
+	$(BIN)/mypy --strict tests examples
 
 ## test: lint, then the whole suite (benchmarks run once each, untimed)
 test: lint

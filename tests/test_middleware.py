@@ -362,7 +362,11 @@ def test_response_is_streamed_untouched_and_body_never_read() -> None:
         "wsgi.input": Body(),
     }
     statuses: list[str] = []
-    chunks = list(mw(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        statuses.append(status)
+
+    chunks = list(mw(environ, start_response))
     assert chunks == [b"part1", b"part2"]
     assert statuses == ["201 Created"]
 

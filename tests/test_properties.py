@@ -191,8 +191,12 @@ def test_verifier_raises_only_invalid_token(data: st.DataObject) -> None:
 
 @given(st.data())
 def test_middleware_never_answers_500_nor_echoes_the_token(data: st.DataObject) -> None:
+    def ok(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("200 OK", [])
+        return [b"ok"]
+
     app = JWTMiddleware(
-        lambda environ, start_response: start_response("200 OK", []) or [b"ok"],
+        ok,
         key=SECRET,
         algorithms=["HS256"],
         rules=[Rule("/r", claims={"roles": "admin"}, scopes=["w"])],

@@ -213,7 +213,7 @@ def test_key_type_mismatch_is_invalid_token_where_pyjwt_raises_type_error() -> N
 
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ec_key = ec.generate_private_key(ec.SECP256R1())
-    cases = [
+    cases: list[tuple[str, Any]] = [
         (jwt.encode({"exp": int(NOW) + 60}, ec_key, "ES256"), rsa_key.public_key()),
         (jwt.encode({"exp": int(NOW) + 60}, rsa_key, "RS256"), ec_key.public_key()),
     ]

@@ -51,7 +51,7 @@ def request(app: WSGIApplication, environ: WSGIEnvironment) -> bytes:
 
 
 def environ_for(token: str | None, path: str = "/hello") -> WSGIEnvironment:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = [("Authorization", f"Bearer {token}")] if token else []
     environ: WSGIEnvironment = EnvironBuilder(path=path, headers=headers).get_environ()
     return environ
 
