@@ -3,15 +3,15 @@
 :class:`JWTMiddleware` wraps an app (Flask, Django, Pyramid, Falcon, Bottle,
 a bare function). For every request it:
 
-1. canonicalises ``PATH_INFO`` (:mod:`jwt_wsgi.paths`) and hands the app that
-   same path, so the rule that was checked is the route that runs;
-2. finds the most specific :class:`~jwt_wsgi.rules.Rule` for path and method;
-3. unless the rule is public, reads the bearer token and verifies it with the
+1. canonicalises ``PATH_INFO`` (:mod:`jwt_wsgi.paths`) and finds the most
+   specific :class:`~jwt_wsgi.rules.Rule` for it and the method, then hands
+   the app that same path, so the rule that was checked is the route that runs;
+2. unless the rule is public, reads the bearer token and verifies it with the
    provider its ``iss`` names, or finds it in the verified-token cache, always
    re-checking the clock and that the keys are unchanged;
-4. asks the revocation store, then checks the rule's providers, claims,
+3. asks the revocation store, then checks the rule's providers, claims,
    scopes and ``when``;
-5. sets the environ keys below and calls the app, whose response it passes on
+4. sets the environ keys below and calls the app, whose response it passes on
    untouched (the request body is never read).
 
 A refusal is an :class:`~jwt_wsgi.errors.AuthError` turned into an RFC 6750
@@ -54,7 +54,6 @@ from .errors import (
     error_response,
 )
 from .keys import KeyRing
-from .paths import canonical_path
 from .providers import Provider
 from .revocation import RevocationStore, RevocationUnavailable
 from .rules import Auth, Rule, RuleMap
@@ -209,7 +208,12 @@ class JWTMiddleware:
             unknown = set(rule.providers or ()) - set(self.verifiers)
             if unknown:
                 raise ConfigurationError(f"{rule!r} names unknown providers {sorted(unknown)}")
-        self.rules = RuleMap(rules, default, case_sensitive=case_sensitive)
+        self.rules = RuleMap(
+            rules,
+            default,
+            case_sensitive=case_sensitive,
+            check_request_target=check_request_target,
+        )
         self.source = TokenSource(header, scheme)
         self._prefix = f"{scheme} " if scheme else ""
         self.max_header_bytes = max_token_bytes + len(self._prefix) + 64
@@ -220,7 +224,6 @@ class JWTMiddleware:
         self.fail_open = revocation_unavailable == "open"
         self.realm = realm
         self.cors_preflight = cors_preflight
-        self.check_request_target = check_request_target
         self.remote_user = remote_user
         self.on_error = on_error
         self.clock = clock
@@ -259,10 +262,8 @@ class JWTMiddleware:
         self, environ: WSGIEnvironment
     ) -> tuple[str | None, Verified | None, dict[str, Any] | None]:
         """Let the request through (token, verification, claims) or raise an AuthError."""
-        method = environ.get("REQUEST_METHOD", "GET")
-        environ["PATH_INFO"], path = canonical_path(environ, self.check_request_target)
-        rule = self.rules.match(path, method)
-        if rule.auth == "public" or (self.cors_preflight and _is_preflight(environ, method)):
+        environ["PATH_INFO"], rule = self.rules.route(environ)
+        if rule.auth == "public" or (self.cors_preflight and _is_preflight(environ)):
             return None, None, None
         token, verified = self._authenticate(environ)
         if verified is None:
@@ -392,10 +393,10 @@ def _revocation_check(
     raise ConfigurationError("revocation must have is_revoked(claims) or be such a callable")
 
 
-def _is_preflight(environ: WSGIEnvironment, method: str) -> bool:
+def _is_preflight(environ: WSGIEnvironment) -> bool:
     """A CORS preflight: ``OPTIONS`` with ``Origin`` and the method it asks about."""
     return (
-        method == "OPTIONS"
+        environ.get("REQUEST_METHOD") == "OPTIONS"
         and "HTTP_ORIGIN" in environ
         and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
     )

@@ -25,6 +25,7 @@ from werkzeug.routing import Map, RoutingException
 from werkzeug.routing import Rule as _WerkzeugRule
 
 from .errors import InsufficientScope
+from .paths import canonical_path
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -140,17 +141,26 @@ def _granted_scopes(claims: Mapping[str, Any]) -> set[str]:
 
 
 class RuleMap:
-    """The compiled rules, with a bounded memo of recent matches.
+    """The compiled rules, and the one place a request is routed to a rule.
+
+    :meth:`route` canonicalises the request path (:mod:`jwt_wsgi.paths`) and
+    finds its rule. Both depend only on the request's method, ``PATH_INFO``,
+    ``SCRIPT_NAME`` and raw target, so the answer is remembered per those
+    inputs in a bounded memo: Werkzeug's matcher costs several microseconds,
+    and most services see a small set of paths again and again.
 
     :param rules: the rules, in any order; specificity decides.
     :param default: the mode for paths no rule matches.
     :param case_sensitive: match case-sensitively, as Werkzeug routes. Pass
         ``False`` when the app's router folds case, so ``/ADMIN`` cannot dodge
         a rule written for ``/admin``.
-    :param memo_size: how many ``(method, path)`` results to remember.
-        Werkzeug's matcher costs several microseconds; most services see a
-        small set of paths again and again.
+    :param check_request_target: see :func:`~jwt_wsgi.paths.canonical_path`.
+    :param memo_size: how many routed requests to remember.
     """
+
+    #: Requests whose path and target are longer than this are routed afresh
+    #: each time rather than remembered, so the memo's memory stays small.
+    MEMO_MAX_CHARS = 512
 
     def __init__(
         self,
@@ -158,6 +168,7 @@ class RuleMap:
         default: Auth = "required",
         *,
         case_sensitive: bool = True,
+        check_request_target: bool = True,
         memo_size: int = 4096,
     ) -> None:
         if default not in _AUTH_MODES:
@@ -165,6 +176,7 @@ class RuleMap:
         self.rules = tuple(rules)
         self.default = Rule("/", auth=default)
         self.case_sensitive = case_sensitive
+        self.check_request_target = check_request_target
         url_map = Map(
             [
                 _WerkzeugRule(
@@ -179,26 +191,41 @@ class RuleMap:
             redirect_defaults=False,
         )
         self._adapter = url_map.bind("localhost")
-        self._memo: dict[tuple[str, str], Rule] = {}
+        self._memo: dict[tuple[str, str, str, str], tuple[str, Rule]] = {}
         self._memo_size = memo_size
         self._memo_lock = threading.Lock()
 
+    def route(self, environ: WSGIEnvironment) -> tuple[str, Rule]:
+        """The canonical ``PATH_INFO`` (WSGI form) and the rule for this request.
+
+        Raises :class:`~jwt_wsgi.errors.InvalidRequest` for a path that
+        cannot be made safe; such requests are never remembered.
+        """
+        method = environ.get("REQUEST_METHOD", "GET")
+        path_info = environ.get("PATH_INFO", "")
+        script_name = environ.get("SCRIPT_NAME", "")
+        target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
+        if "?" in target:
+            target = target[: target.index("?")]
+        key = (method, path_info, script_name, target)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        wsgi_path, path = canonical_path(environ, self.check_request_target)
+        found = (wsgi_path, self.match(path, method))
+        if len(path_info) + len(target) <= self.MEMO_MAX_CHARS:
+            with self._memo_lock:
+                if len(self._memo) >= self._memo_size:
+                    self._memo.clear()
+                self._memo[key] = found
+        return found
+
     def match(self, path: str, method: str) -> Rule:
         """The rule for a canonical Unicode ``path`` and ``method``."""
-        key = (method, path)
-        rule = self._memo.get(key)
-        if rule is not None:
-            return rule
-        rule = self._match(path if self.case_sensitive else path.lower(), method)
-        with self._memo_lock:
-            if len(self._memo) >= self._memo_size:
-                self._memo.clear()
-            self._memo[key] = rule
-        return rule
-
-    def _match(self, path: str, method: str) -> Rule:
         if not self.rules:
             return self.default
+        if not self.case_sensitive:
+            path = path.lower()
         try:
             index: int = self._adapter.match(path, method)[0]
         except (HTTPException, RoutingException):

@@ -36,9 +36,10 @@ RULES = [
 )
 def test_matching(path: str, method: str, expected: Rule | None) -> None:
     rules = RuleMap(RULES)
-    match = rules.match(path, method)
-    assert match is (expected or rules.default)
-    assert rules.match(path, method) is match  # memoised answer is the same
+    assert rules.match(path, method) is (expected or rules.default)
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path}
+    assert rules.route(environ) == (path, expected or rules.default)
+    assert rules.route(environ) == (path, expected or rules.default)  # from the memo
 
 
 def test_case_insensitive_matching() -> None:
@@ -47,11 +48,29 @@ def test_case_insensitive_matching() -> None:
     assert rules.match("/Admin/X", "GET") is RULES[4]
 
 
-def test_memo_is_bounded() -> None:
+def test_memo_is_bounded_and_skips_long_paths() -> None:
     rules = RuleMap(RULES, memo_size=4)
     for i in range(20):
-        rules.match(f"/users/{i}", "GET")
-    assert len(rules._memo) <= 4
+        rules.route({"REQUEST_METHOD": "GET", "PATH_INFO": f"/users/{i}"})
+    assert 0 < len(rules._memo) <= 4
+    rules._memo.clear()
+    long_path = "/static/" + "x" * RuleMap.MEMO_MAX_CHARS
+    assert rules.route({"PATH_INFO": long_path}) == (long_path, RULES[0])
+    assert rules._memo == {}
+
+
+def test_route_memo_keys_on_every_input_of_the_decision() -> None:
+    """The same PATH_INFO under another raw target or mount is routed afresh."""
+    from jwt_wsgi import InvalidRequest
+
+    rules = RuleMap(RULES)
+    assert rules.route({"PATH_INFO": "/admin", "REQUEST_URI": "/admin?x=1"})[1] is RULES[3]
+    with pytest.raises(InvalidRequest):
+        rules.route({"PATH_INFO": "/admin", "REQUEST_URI": "/public"})
+    with pytest.raises(InvalidRequest):  # refusals are never remembered
+        rules.route({"PATH_INFO": "/admin", "REQUEST_URI": "/public"})
+    assert rules.route({"PATH_INFO": "/./admin"}) == ("/admin", RULES[3])
+    assert rules.route({"PATH_INFO": "/admin", "REQUEST_METHOD": "POST"})[1] is RULES[3]
 
 
 @pytest.mark.parametrize(
