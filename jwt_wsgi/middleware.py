@@ -297,8 +297,6 @@ class JWTMiddleware:
         value = environ.get(self.source.environ_key)
         if value is None:
             return None, None
-        if len(value) > self.max_header_bytes:
-            raise InvalidToken("the token is too large")
         now = self.clock()
         # Fast path: the usual spelling of a token already verified. Only
         # strings that passed the strict parse are in the cache, so a hit
@@ -313,6 +311,8 @@ class JWTMiddleware:
                 and cached.valid_from <= now < cached.valid_until
             ):
                 return looked_up, cached
+        if len(value) > self.max_header_bytes:
+            raise InvalidToken("the token is too large")
         token = self.source.read(environ)
         if token is None:
             return None, None
