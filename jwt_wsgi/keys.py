@@ -27,6 +27,7 @@ Security decisions made here (RFC 8725 section 3):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -42,6 +43,8 @@ from cryptography.hazmat.primitives.serialization import (
 from jwt.algorithms import Algorithm, get_default_algorithms
 
 from .errors import ConfigurationError
+
+logger = logging.getLogger("jwt_wsgi")
 
 #: The registered JWS algorithms (RFC 7518, RFC 8037, RFC 8812) jwt_wsgi
 #: verifies, with the key type each needs. PyJWT's unregistered ``ES521``
@@ -163,8 +166,10 @@ class KeyRing:
     :param allow_weak_hmac_keys: accept HMAC secrets shorter than the hash.
         Only for legacy tokens you cannot re-issue.
     :param skip_unusable: in a JWK Set, skip members that cannot be parsed
-        (an unknown ``kty`` or curve) instead of refusing the set. For sets
-        fetched from an issuer, which may publish keys for other purposes.
+        (an unknown ``kty`` or curve) or that are too weak (small or ROCA RSA
+        keys, short secrets) instead of refusing the set; skipped weak keys are
+        logged. For sets fetched from an issuer, which may publish keys for
+        other purposes: one bad key must not take the good ones down.
     """
 
     def __init__(
@@ -180,6 +185,7 @@ class KeyRing:
             name: impl for name, impl in get_default_algorithms().items() if name in self.algorithms
         }
         self.allow_weak_hmac_keys = allow_weak_hmac_keys
+        self.skip_unusable = skip_unusable
         entries, self.requires_kid = _expand(key, skip_unusable)
         symmetric = {_key_type(entry[1]) == "oct" for entry in entries}
         if len(symmetric) > 1:
@@ -243,21 +249,30 @@ class KeyRing:
         if not usable:
             return None
         key_type = _key_type(raw)
-        if key_type == "RSA":
-            check_rsa_key(raw)
         prepared: dict[str, Any] = {}
-        for name in self.algorithms:
-            if ALGORITHM_KEY_TYPES[name] != key_type or jwk_alg not in (None, name):
-                continue
-            if key_type == "oct":
-                self._check_hmac_length(name, raw)
-            try:
-                prepared[name] = self._impl[name].prepare_key(raw)
-            except (jwt.InvalidKeyError, ValueError, TypeError):
-                continue  # e.g. a P-384 key offered for ES256
+        try:
+            if key_type == "RSA":
+                check_rsa_key(raw)
+            for name in self.algorithms:
+                if ALGORITHM_KEY_TYPES[name] == key_type and jwk_alg in (None, name):
+                    if key_type == "oct":
+                        self._check_hmac_length(name, raw)
+                    prepared.update(self._prepared_for(name, raw))
+        except ConfigurationError as exc:
+            if not self.skip_unusable:
+                raise
+            logger.warning("skipping key %r of a key set: %s", kid, exc)
+            return None
         if not prepared:
             return None
         return VerifyingKey(kid=kid, key_type=key_type, prepared=prepared)
+
+    def _prepared_for(self, name: str, raw: Any) -> dict[str, Any]:
+        """``{name: key}`` as PyJWT's algorithm wants it, or ``{}`` if it does not fit."""
+        try:
+            return {name: self._impl[name].prepare_key(raw)}
+        except (jwt.InvalidKeyError, ValueError, TypeError):
+            return {}  # e.g. a P-384 key offered for ES256
 
     def _check_hmac_length(self, name: str, secret: bytes) -> None:
         if len(secret) >= HMAC_MIN_BYTES[name] or self.allow_weak_hmac_keys:

@@ -323,3 +323,21 @@ def test_discovery_naming_another_issuer_is_refused(
     keys = RemoteKeySet(issuer=url, algorithms=["ES256"], allow_http=True, clock=clock)
     with pytest.raises(KeysUnavailable):
         keys.current()
+
+
+def test_one_weak_key_in_a_fetched_set_is_skipped_not_fatal(
+    key_server: tuple[KeyServer, str],
+    ec_keys: dict[str, Any],
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server, url = key_server
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    server.keys = [public_jwk(weak, "weak"), public_jwk(ec_keys["k1"], "k1")]
+    keys = remote(url, clock, algorithms=["ES256", "RS256"])
+    mw = JWTMiddleware(echo_app, key=keys, algorithms=["ES256", "RS256"], clock=clock)
+    with caplog.at_level(logging.WARNING, logger="jwt_wsgi"):
+        assert status_of(mw, token(ec_keys["k1"], "k1"))[0] == 200
+    assert "skipping key 'weak'" in caplog.text
+    weak_token = jwt.encode({"exp": int(NOW) + 60}, weak, "RS256", headers={"kid": "weak"})
+    assert status_of(mw, weak_token)[0] == 401
