@@ -339,5 +339,6 @@ def test_one_weak_key_in_a_fetched_set_is_skipped_not_fatal(
     with caplog.at_level(logging.WARNING, logger="jwt_wsgi"):
         assert status_of(mw, token(ec_keys["k1"], "k1"))[0] == 200
     assert "skipping key 'weak'" in caplog.text
-    weak_token = jwt.encode({"exp": int(NOW) + 60}, weak, "RS256", headers={"kid": "weak"})
+    with pytest.warns(jwt.warnings.InsecureKeyLengthWarning):
+        weak_token = jwt.encode({"exp": int(NOW) + 60}, weak, "RS256", headers={"kid": "weak"})
     assert status_of(mw, weak_token)[0] == 401
