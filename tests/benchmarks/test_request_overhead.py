@@ -199,3 +199,26 @@ def test_memory_bound_with_many_distinct_tokens(benchmark: Any) -> None:
         tokens=count, rss_growth_mib=growth / 2**20, cache_entries=len(app.cache)
     )
     assert len(app.cache) == min(count, app.cache.size)
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_jwt_wsgi_cache_hit_with_revocation(benchmark: Any, store: str, request_redis: Any) -> None:
+    """A cache hit plus the revocation look-up every request makes (Redis: one round trip)."""
+    from jwt_wsgi import MemoryRevocationStore, RedisRevocationStore
+
+    benchmark.group = "revocation-HS256"
+    benchmark.extra_info["case"] = f"hit-revocation-{store}"
+    revocation = (
+        MemoryRevocationStore()
+        if store == "memory"
+        else RedisRevocationStore.from_url(request_redis(), prefix="bench:")
+    )
+    app = protected(SECRET, "HS256", revocation=revocation)
+    environ = environ_for(Minter(SECRET).mint("alice"))
+    assert benchmark(request, app, environ) == b"hello"
+
+
+@pytest.fixture
+def request_redis(request: pytest.FixtureRequest) -> Any:
+    """The session's Redis URL, asked for only by the case that needs it."""
+    return lambda: request.getfixturevalue("redis_url")
