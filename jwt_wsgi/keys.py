@@ -106,6 +106,18 @@ class KeySource(Protocol):
         ...
 
 
+def check_hmac_secret(secret: bytes, algorithm: str, allow_weak: bool = False) -> None:
+    """Refuse an HMAC secret shorter than the hash (RFC 7518 section 3.2)."""
+    if len(secret) >= HMAC_MIN_BYTES[algorithm] or allow_weak:
+        return
+    raise ConfigurationError(
+        f"HMAC secret of {len(secret)} bytes is too short for {algorithm}: at least "
+        f"{HMAC_MIN_BYTES[algorithm]} are required (RFC 7518 section 3.2). Use a random "
+        "secret such as secrets.token_bytes(64), or pass allow_weak_hmac_keys=True "
+        "for legacy tokens you cannot re-issue"
+    )
+
+
 def check_rsa_key(key: rsa.RSAPublicKey) -> None:
     """Refuse RSA keys that are too small or carry the ROCA fingerprint."""
     if key.key_size < RSA_MIN_BITS:
@@ -256,7 +268,7 @@ class KeyRing:
             for name in self.algorithms:
                 if ALGORITHM_KEY_TYPES[name] == key_type and jwk_alg in (None, name):
                     if key_type == "oct":
-                        self._check_hmac_length(name, raw)
+                        check_hmac_secret(raw, name, self.allow_weak_hmac_keys)
                     prepared.update(self._prepared_for(name, raw))
         except ConfigurationError as exc:
             if not self.skip_unusable:
@@ -273,16 +285,6 @@ class KeyRing:
             return {name: self._impl[name].prepare_key(raw)}
         except (jwt.InvalidKeyError, ValueError, TypeError):
             return {}  # e.g. a P-384 key offered for ES256
-
-    def _check_hmac_length(self, name: str, secret: bytes) -> None:
-        if len(secret) >= HMAC_MIN_BYTES[name] or self.allow_weak_hmac_keys:
-            return
-        raise ConfigurationError(
-            f"HMAC secret of {len(secret)} bytes is too short for {name}: at least "
-            f"{HMAC_MIN_BYTES[name]} are required (RFC 7518 section 3.2). Use a random "
-            "secret such as secrets.token_bytes(64), or pass allow_weak_hmac_keys=True "
-            "for legacy tokens you cannot re-issue"
-        )
 
 
 _Entry = tuple[str | None, Any, str | None, bool]

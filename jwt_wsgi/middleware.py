@@ -233,7 +233,7 @@ class JWTMiddleware:
         """The verifier of the single (``"default"``) provider."""
         if len(self.verifiers) != 1:
             raise AttributeError("several providers: use .verifiers[name]")
-        return next(iter(self.verifiers.values()))
+        return self._single
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -305,6 +305,7 @@ class JWTMiddleware:
         if value.startswith(self._prefix):
             looked_up = value[len(self._prefix) :]
             cached = self.cache.get(looked_up)
+            # The test of _still_good, inlined: this is the per-request path.
             if (
                 cached is not None
                 and cached.verifier.keys.current() is cached.ring
@@ -332,7 +333,7 @@ class JWTMiddleware:
         ``False`` means verify again (the keys changed); a token whose time is
         up is dropped from the cache and refused.
         """
-        if verified.verifier.keys.current() is not verified.ring:
+        if not verified.current():
             self.cache.discard(token)
             return False
         if not verified.valid_from <= now < verified.valid_until:

@@ -38,7 +38,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from .errors import ConfigurationError
-from .keys import ALGORITHM_KEY_TYPES, HMAC_MIN_BYTES, check_rsa_key, validate_algorithms
+from .keys import (
+    ALGORITHM_KEY_TYPES,
+    check_hmac_secret,
+    check_rsa_key,
+    validate_algorithms,
+)
 
 ClaimsLoader = Callable[[Any], Mapping[str, Any]]
 _Loader = TypeVar("_Loader", bound=ClaimsLoader)
@@ -256,11 +261,7 @@ def _load_signing_key(key: Any, algorithm: str, allow_weak: bool) -> Any:
         secret = key.encode("utf-8") if isinstance(key, str) else key
         if not isinstance(secret, bytes) or not secret:
             raise ConfigurationError(f"{algorithm} needs a non-empty secret (str or bytes)")
-        if len(secret) < HMAC_MIN_BYTES[algorithm] and not allow_weak:
-            raise ConfigurationError(
-                f"HMAC secret of {len(secret)} bytes is too short for {algorithm}: at least "
-                f"{HMAC_MIN_BYTES[algorithm]} are required (RFC 7518 section 3.2)"
-            )
+        check_hmac_secret(secret, algorithm, allow_weak)
         return secret
     if isinstance(key, str):
         key = key.encode("utf-8")

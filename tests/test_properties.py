@@ -19,7 +19,7 @@ from jwt_wsgi import InvalidRequest, InvalidToken, JWTMiddleware, KeyRing, Rule,
 from jwt_wsgi.paths import canonical_path
 
 from .helpers import SECRET, Clock, b64, hs256_token, make_token
-from .test_paths import flask_admin_app
+from .test_paths import flask_admin_app, protect
 
 settings.register_profile(
     "default", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -89,15 +89,7 @@ def _protected_flask() -> tuple[Any, list[str]]:
         seen.append(request.environ["PATH_INFO"])
         return response
 
-    inner = app.wsgi_app
-    app.wsgi_app = JWTMiddleware(  # type: ignore[method-assign]
-        inner,
-        key=SECRET,
-        algorithms=["HS256"],
-        default="public",
-        rules=[Rule("/admin"), Rule("/admin/<path:rest>")],
-        clock=Clock(),
-    )
+    app.wsgi_app = protect(app.wsgi_app)  # type: ignore[method-assign]
     return app, seen
 
 
