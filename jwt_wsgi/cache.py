@@ -10,10 +10,10 @@ What a hit does *not* skip, so caching never weakens a check:
 * ``exp``, ``nbf`` and ``iat`` are checked against the current time on every
   request; an expired entry is dropped the moment it is seen.
 * Rules (claims, scopes, ``when``) and revocation run on every request.
-* An entry remembers the key ring that verified it; the middleware uses it
-  only while that ring is still in force. When the keys change (``set_keys``,
-  a refreshed JWKS), older entries are ignored and their tokens verified again
-  against the new keys.
+* An entry remembers the key ring that verified it and is used only while
+  that ring is still in force (:meth:`~jwt_wsgi.tokens.Verified.holds`). When
+  the keys change (``set_keys``, a refreshed JWKS), older entries are ignored
+  and their tokens verified again against the new keys.
 
 Only successes are cached. A failed token is verified again when it returns:
 caching failures would let a flood of junk evict the good entries. One token
@@ -27,6 +27,8 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
+from .errors import ConfigurationError
+
 if TYPE_CHECKING:
     from .tokens import Verified
 
@@ -38,8 +40,8 @@ class TokenCache:
     """
 
     def __init__(self, size: int = 10_000) -> None:
-        if size < 0:
-            raise ValueError("cache_size must be 0 (off) or more")
+        if not isinstance(size, int) or size < 0:
+            raise ConfigurationError(f"cache_size must be 0 (off) or more, not {size!r}")
         self.size = size
         self._entries: OrderedDict[str, Verified] = OrderedDict()
         self._lock = threading.Lock()

@@ -1,66 +1,155 @@
-"""The errors jwt_wsgi raises, and the one function that turns them into responses.
+"""Everything jwt_wsgi raises, in one tree, and how a refusal becomes a response.
 
-Two families, kept apart on purpose:
+:class:`Error` is the root: ``except jwt_wsgi.Error`` catches all of it.
 
-* :class:`ConfigurationError` is raised by constructors for settings that
-  would be unsafe or cannot work (a weak key, ``none`` in ``algorithms``, an
-  asymmetric key paired with ``HS256``). It is a ``ValueError`` so it surfaces
-  at start-up, never during a request.
-* :class:`AuthError` and its subclasses describe why one request was refused.
-  Each leaf is one RFC 6750 outcome and carries the HTTP status, the ``error``
-  code and a fixed, human-readable description. Descriptions never contain the
-  token, key material or claim values: they are safe to send and to log.
+* :class:`ConfigurationError` is raised by constructors for settings that are
+  unsafe or cannot work (a weak key, ``none`` in ``algorithms``, a string where
+  a list is expected). It is also a ``ValueError``, and it surfaces at
+  start-up, never during a request.
+* :class:`AuthError` says why one request was refused. Its four RFC 6750
+  outcomes (:class:`InvalidRequest` 400, :class:`MissingToken` and
+  :class:`InvalidToken` 401, :class:`InsufficientScope` 403) and
+  :class:`ServiceUnavailable` (503) branch into one leaf per reason, so
+  ``on_error`` and tests branch on the class (``except ExpiredToken``) and
+  logs and metrics on its stable :attr:`~AuthError.reason` code
+  (``"token_expired"``), never on an English sentence.
+* :class:`RevocationUnavailable` is what a revocation store raises when it
+  cannot answer; the middleware turns it into :class:`RevocationCheckFailed`.
 
-:func:`error_response` is the default ``on_error``: a JSON body and a
-``WWW-Authenticate`` challenge as RFC 6750 section 3 describes.
+Every :class:`AuthError` is a small WSGI application, as Werkzeug's HTTP
+exceptions are: calling it answers the request with its status, a JSON body
+and an RFC 6750 ``WWW-Authenticate`` challenge. An ``on_error`` handler can
+therefore send the default answer and adjust it. Descriptions are fixed
+sentences: no token, key or claim value ever appears in one, so they are safe
+to send and to log.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 
-class ConfigurationError(ValueError):
+class Error(Exception):
+    """The root of every exception jwt_wsgi raises."""
+
+
+class ConfigurationError(Error, ValueError):
     """A setting given to a constructor is unsafe or cannot work."""
 
 
-class AuthError(Exception):
-    """A request was refused. Subclasses fix the status and the RFC 6750 code.
+class RevocationUnavailable(Error):
+    """A revocation store could not say whether a token is revoked."""
 
-    :param description: a fixed sentence, sent to the client as
-        ``error_description``. Never put token or key material in it.
+
+class AuthError(Error):
+    """A request was refused.
+
+    Subclasses fix the HTTP :attr:`status`, the RFC 6750 :attr:`error` code,
+    the :attr:`reason` code and a default :attr:`description`.
+
+    :param description: replaces the class's fixed sentence. Never put token,
+        key or claim values in it.
     :param scope: the scopes a 403 needed, sent as the challenge's ``scope``.
     """
 
     status: ClassVar[int] = 401
+    #: The RFC 6750 ``error`` code in the challenge (``None``: no code).
     error: ClassVar[str | None] = None
     #: The ``error`` member of the JSON body. RFC 6750 puts no code in the
     #: challenge of a request without credentials, but a JSON client still
     #: wants something to switch on.
     body_error: ClassVar[str] = "unauthorized"
+    #: A stable code for logs, metrics and ``on_error``: one per leaf class.
+    reason: ClassVar[str] = "unauthorized"
+    #: The fixed sentence sent as ``error_description``.
+    default_description: ClassVar[str] = "the request was refused"
 
-    def __init__(self, description: str, *, scope: Iterable[str] | None = None) -> None:
-        super().__init__(description)
-        self.description = description
-        self.scope: tuple[str, ...] = tuple(scope or ())
+    #: The ``realm`` of the challenge; the middleware sets its own.
+    realm: str = "api"
+
+    def __init__(self, description: str | None = None, *, scope: Iterable[str] = ()) -> None:
+        self.description = description or self.default_description
+        super().__init__(self.description)
+        self.scope: tuple[str, ...] = tuple(scope)
 
     @property
     def status_line(self) -> str:
+        """The WSGI status line, e.g. ``"401 Unauthorized"``."""
         return _STATUS_LINES[self.status]
+
+    def challenge(self, realm: str | None = None) -> str | None:
+        """The ``WWW-Authenticate`` value (RFC 6750 section 3), or ``None``.
+
+        :param realm: the realm to name; :attr:`realm` by default.
+        """
+        parts = [("realm", self.realm if realm is None else realm)]
+        if self.error is not None:
+            parts += [("error", self.error), ("error_description", self.description)]
+        if self.scope:
+            parts.append(("scope", " ".join(self.scope)))
+        return "Bearer " + ", ".join(f"{name}={_quote(value)}" for name, value in parts)
+
+    def body(self) -> dict[str, str]:
+        """The JSON body: ``error``, ``error_description`` and ``scope`` when set."""
+        body = {"error": self.body_error, "error_description": self.description}
+        if self.scope:
+            body["scope"] = " ".join(self.scope)
+        return body
+
+    def headers(self, content_length: int) -> list[tuple[str, str]]:
+        """The response headers for a body of ``content_length`` bytes."""
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(content_length)),
+            ("Cache-Control", "no-store"),
+        ]
+        challenge = self.challenge()
+        if challenge is not None:
+            headers.append(("WWW-Authenticate", challenge))
+        return headers
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Answer the request with this error (a WSGI application)."""
+        payload = json.dumps(self.body()).encode("ascii")
+        start_response(self.status_line, self.headers(len(payload)))
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            return [b""]
+        return [payload]
+
+
+# -- 400 ---------------------------------------------------------------------
 
 
 class InvalidRequest(AuthError):
-    """400: the request is malformed (a broken header, a path that cannot be made safe)."""
+    """400 ``invalid_request``: the request is malformed."""
 
     status = 400
     error = "invalid_request"
     body_error = "invalid_request"
+    reason = "request_invalid"
+    default_description = "the request is malformed"
+
+
+class MalformedCredentials(InvalidRequest):
+    """400: the credentials header cannot be read as exactly one bearer token."""
+
+    reason = "credentials_malformed"
+    default_description = "the Authorization header must carry exactly one bearer token"
+
+
+class UnsafePath(InvalidRequest):
+    """400: the request path has no single safe reading (see :mod:`jwt_wsgi.paths`)."""
+
+    reason = "path_unsafe"
+    default_description = "the request path cannot be made safe"
+
+
+# -- 401 without credentials ------------------------------------------------------
 
 
 class MissingToken(AuthError):
@@ -69,14 +158,150 @@ class MissingToken(AuthError):
     status = 401
     error = None
     body_error = "missing_token"
+    reason = "token_missing"
+    default_description = "a bearer token is required"
+
+
+# -- 401 invalid_token ------------------------------------------------------------
 
 
 class InvalidToken(AuthError):
-    """401 ``invalid_token``: bad signature, expired, wrong audience, revoked, ..."""
+    """401 ``invalid_token``: the token cannot be accepted. Each reason is a subclass."""
 
     status = 401
     error = "invalid_token"
     body_error = "invalid_token"
+    reason = "token_invalid"
+    default_description = "the token is invalid"
+
+
+class MalformedToken(InvalidToken):
+    """Not a compact JWS of strict base64url and UTF-8 JSON objects."""
+
+    reason = "token_malformed"
+    default_description = "the token is malformed"
+
+
+class TokenTooLarge(MalformedToken):
+    """Longer than ``max_token_bytes``: refused before any parsing."""
+
+    reason = "token_too_large"
+    default_description = "the token is too large"
+
+
+class UnsupportedToken(InvalidToken):
+    """A JWE, a critical extension, or an unencoded payload: forms we never accept."""
+
+    reason = "token_unsupported"
+    default_description = "the token uses a form that is not supported"
+
+
+class DisallowedAlgorithm(InvalidToken):
+    """The header's ``alg`` is not in the allow-list."""
+
+    reason = "alg_not_allowed"
+    default_description = "the token's algorithm is not allowed"
+
+
+class InvalidTokenType(InvalidToken):
+    """The header's ``typ`` is not an accepted one."""
+
+    reason = "typ_mismatch"
+    default_description = "the token type is not accepted"
+
+
+class UnknownKey(InvalidToken):
+    """No configured key has the token's ``kid`` (or, without one, can be tried)."""
+
+    reason = "kid_unknown"
+    default_description = "no key matches the token's key id"
+
+
+class InvalidSignature(InvalidToken):
+    """The signature does not verify under any candidate key."""
+
+    reason = "signature_invalid"
+    default_description = "the token signature is invalid"
+
+
+class MissingClaim(InvalidToken):
+    """A required claim is absent."""
+
+    reason = "claim_missing"
+    default_description = "the token lacks a required claim"
+
+
+class InvalidClaim(InvalidToken):
+    """A registered claim has the wrong type (``exp`` as a string, ``sub`` as a number)."""
+
+    reason = "claim_malformed"
+    default_description = "a claim of the token has the wrong type"
+
+
+class ExpiredToken(InvalidToken):
+    """``exp`` (plus the leeway) has passed."""
+
+    reason = "token_expired"
+    default_description = "the token has expired"
+
+
+class ImmatureToken(InvalidToken):
+    """``nbf`` (less the leeway) is still in the future."""
+
+    reason = "token_not_yet_valid"
+    default_description = "the token is not valid yet"
+
+
+class IssuedInFuture(ImmatureToken):
+    """``iat`` (less the leeway) is in the future."""
+
+    reason = "token_issued_in_future"
+    default_description = "the token was issued in the future"
+
+
+class InvalidAudience(InvalidToken):
+    """``aud`` names none of the accepted audiences (or is set when none is configured)."""
+
+    reason = "aud_mismatch"
+    default_description = "the token is not meant for this audience"
+
+
+class InvalidIssuer(InvalidToken):
+    """``iss`` is not an accepted issuer."""
+
+    reason = "iss_mismatch"
+    default_description = "the token's issuer is not accepted"
+
+
+class ProviderNotAccepted(InvalidToken):
+    """The token's provider is valid but not among those the matched rule accepts."""
+
+    reason = "provider_not_accepted"
+    default_description = "the token's issuer is not accepted for this path"
+
+
+class RevokedToken(InvalidToken):
+    """The revocation store lists the token."""
+
+    reason = "token_revoked"
+    default_description = "the token has been revoked"
+
+
+class KeysUnavailable(InvalidToken):
+    """The issuer's keys could not be fetched and no usable copy is left."""
+
+    reason = "keys_unavailable"
+    default_description = "the signing keys are unavailable"
+
+
+class VerificationFailed(InvalidToken):
+    """An unexpected error inside verification: fail closed (the details are logged)."""
+
+    reason = "internal_error"
+    default_description = "the token could not be verified"
+
+
+# -- 403 ---------------------------------------------------------------------------
 
 
 class InsufficientScope(AuthError):
@@ -85,10 +310,34 @@ class InsufficientScope(AuthError):
     status = 403
     error = "insufficient_scope"
     body_error = "insufficient_scope"
+    reason = "forbidden"
+    default_description = "the token's claims do not permit this request"
+
+
+class ScopeMissing(InsufficientScope):
+    """A scope the rule needs is not granted (``scope``/``scp``)."""
+
+    reason = "scope_missing"
+    default_description = "the token lacks a scope this request needs"
+
+
+class ClaimMismatch(InsufficientScope):
+    """A claim does not have the value the rule needs."""
+
+    reason = "claim_mismatch"
+
+
+class ConditionFailed(InsufficientScope):
+    """The rule's ``when`` callable returned something other than ``True``, or raised."""
+
+    reason = "condition_failed"
+
+
+# -- 503 ---------------------------------------------------------------------------
 
 
 class ServiceUnavailable(AuthError):
-    """503: a dependency needed to decide (a revocation store) did not answer.
+    """503: a dependency needed to decide did not answer.
 
     Refusing with 503 rather than 401 tells clients the token may be fine and a
     retry may succeed; failing open would let revoked tokens through.
@@ -97,6 +346,21 @@ class ServiceUnavailable(AuthError):
     status = 503
     error = None
     body_error = "temporarily_unavailable"
+    reason = "service_unavailable"
+    default_description = "a service needed to check the token is unavailable"
+
+    def challenge(self, realm: str | None = None) -> str | None:
+        return None
+
+    def headers(self, content_length: int) -> list[tuple[str, str]]:
+        return [*super().headers(content_length), ("Retry-After", "1")]
+
+
+class RevocationCheckFailed(ServiceUnavailable):
+    """The revocation store could not answer (``revocation_unavailable="closed"``)."""
+
+    reason = "revocation_unavailable"
+    default_description = "the revocation list is unavailable"
 
 
 _STATUS_LINES = {
@@ -108,43 +372,23 @@ _STATUS_LINES = {
 
 
 def _quote(value: str) -> str:
-    # Descriptions are our own fixed ASCII sentences; escaping keeps the
-    # header valid even if a subclass is careless.
+    # Descriptions are fixed ASCII sentences; escaping keeps the header valid
+    # even for a careless subclass or realm.
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def challenge(error: AuthError, realm: str) -> str:
-    """Build the ``WWW-Authenticate`` value for ``error`` (RFC 6750 section 3)."""
-    parts = [f"realm={_quote(realm)}"]
-    if error.error is not None:
-        parts.append(f"error={_quote(error.error)}")
-        parts.append(f"error_description={_quote(error.description)}")
-    if error.scope:
-        parts.append(f"scope={_quote(' '.join(error.scope))}")
-    return "Bearer " + ", ".join(parts)
+def challenge(error: AuthError, realm: str) -> str | None:
+    """The ``WWW-Authenticate`` value for ``error`` under ``realm`` (RFC 6750 section 3)."""
+    return error.challenge(realm)
 
 
 def error_response(
     environ: WSGIEnvironment,
     start_response: StartResponse,
     error: AuthError,
-    realm: str = "api",
+    realm: str | None = None,
 ) -> Iterable[bytes]:
-    """Answer ``error`` with its status, a JSON body and a Bearer challenge."""
-    body = {"error": error.body_error, "error_description": error.description}
-    if error.scope:
-        body["scope"] = " ".join(error.scope)
-    payload = json.dumps(body).encode("ascii")
-    headers = [
-        ("Content-Type", "application/json"),
-        ("Content-Length", str(len(payload))),
-        ("Cache-Control", "no-store"),
-    ]
-    if error.status != 503:
-        headers.append(("WWW-Authenticate", challenge(error, realm)))
-    else:
-        headers.append(("Retry-After", "1"))
-    start_response(error.status_line, headers)
-    if environ.get("REQUEST_METHOD") == "HEAD":
-        return [b""]
-    return [payload]
+    """The default ``on_error``: answer with ``error`` itself (see :meth:`AuthError.__call__`)."""
+    if realm is not None:
+        error.realm = realm
+    return error(environ, start_response)

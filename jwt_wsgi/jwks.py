@@ -1,27 +1,47 @@
 """JSON Web Key Sets over HTTP: fetching an issuer's keys, and publishing ours.
 
-:class:`RemoteKeySet` is a key source for :class:`~jwt_wsgi.tokens.Verifier`.
+:class:`RemoteKeySet` is a key source for a :class:`~jwt_wsgi.providers.Provider`.
 It fetches a JWK Set from ``url`` (or finds the URL by OpenID Connect
-discovery from ``issuer``), parses it with PyJWT's JWK types through
-:class:`~jwt_wsgi.keys.KeyRing`, and owns the fetching policy the peers get
-wrong:
+discovery from ``issuer``), builds a :class:`~jwt_wsgi.keys.KeyRing` from it,
+and owns the fetching policy:
 
 * **Lifetime.** A fetched set is used for ``Cache-Control: max-age`` seconds,
   clamped to ``[min_lifetime, max_lifetime]``, or ``lifetime`` without one.
-* **Unknown kid.** A token naming a ``kid`` the set lacks triggers a refetch,
-  at most one per ``cooldown`` seconds however many such tokens arrive, so a
-  flood of made-up ``kid`` values costs one fetch per window.
-* **One fetch at a time.** Requests arriving during a fetch wait for it and
-  share its result (no thundering herd).
-* **Stale-if-error.** When a fetch fails, the last good set keeps serving for
-  ``stale_for`` seconds past its lifetime (logged as a warning); after that
-  the middleware fails closed: 401 ``invalid_token``, "the signing keys are
-  unavailable". A failed fetch is retried at most once per ``cooldown``.
-* **Transport.** Every fetch has a ``timeout``; only ``https://`` URLs (and
-  redirects) unless ``allow_http=True``; responses over 1 MiB are refused.
+* **Refresh ahead, off the request path.** Once 80% of the lifetime has
+  passed, the next request starts a refresh in a background thread and goes
+  on with the keys it has. A request waits (for at most ``timeout`` seconds)
+  only for the very first fetch, an unknown-``kid`` refetch, and a set whose
+  lifetime ran out with no request during the refresh window; a set is never
+  used past its lifetime unless a fetch has failed. A hanging key server
+  cannot stall requests whose keys are known.
+* **One fetch at a time.** A request that must wait shares the fetch in
+  flight (no thundering herd).
+* **Unknown kid.** A token naming a ``kid`` the set lacks triggers a refetch
+  unless a fetch began within the last ``cooldown`` seconds, so a flood of
+  made-up ``kid`` values costs one fetch per window. The flood does
+  not delay the lifetime refresh, so a genuine rotation is seen within the
+  set's lifetime whatever the flood.
+* **Failures.** Every way a fetch can fail (connection, TLS, a reply that is
+  not HTTP or is cut short, a status other than 200, oversize, bad JSON, a set
+  with no usable key, the deadline) is one failed fetch: logged once, without
+  a traceback, then retried after a backoff that starts at ``retry_after``
+  seconds and doubles up to ``cooldown``, so the end of an outage is noticed
+  within seconds.
+* **Stale-if-error.** While fetches fail, the last good set keeps serving until
+  ``stale_for`` seconds past its lifetime, never longer; then tokens are
+  refused with :class:`~jwt_wsgi.errors.KeysUnavailable` until a fetch
+  succeeds. ``stale_for=0`` fails closed the moment the lifetime ends.
+* **Transport.** ``timeout`` is a deadline for the whole fetch (discovery,
+  connect, TLS, headers, body, redirects), kept even against a server that
+  sends one byte at a time. Only ``https://`` URLs unless ``allow_http=True``,
+  and redirects only to ``https://``; responses over 1 MiB are refused. Proxy settings from
+  the environment are not used: key sets are fetched directly.
 * **Rotation.** When the set changes, the ring changes, so tokens verified
   under a removed key stop passing even if the verified-token cache holds
   them. An unchanged set keeps its ring and the cache stays warm.
+
+Lifetimes are measured on ``time.monotonic`` by default, so a wall-clock jump
+neither expires a set early nor keeps it past its time.
 
 :func:`jwks_app` serves a :class:`~jwt_wsgi.minter.Minter`'s public keys at
 ``/.well-known/jwks.json`` so that one service mints and others verify by URL.
@@ -32,49 +52,33 @@ from __future__ import annotations
 import json
 import logging
 import math
+import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.http import parse_cache_control_header
-
-from .errors import ConfigurationError, InvalidToken
+from . import _checks
+from ._http import FetchError, get_json
+from .errors import ConfigurationError, KeysUnavailable
 from .keys import KeyRing, validate_algorithms
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
+    from ._checks import Duration
     from .minter import Minter
+
+__all__ = ["KeysUnavailable", "RemoteKeySet", "jwks_app"]
 
 logger = logging.getLogger("jwt_wsgi")
 
-MAX_RESPONSE_BYTES = 1 << 20
-
-
-class KeysUnavailable(InvalidToken):
-    """401: the issuer's keys could not be fetched and no usable copy is left."""
-
-
-class FetchError(Exception):
-    """A key set or discovery document could not be fetched or understood."""
-
-
-class _HTTPSOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects only to https URLs (a downgrade would expose the keys)."""
-
-    def redirect_request(
-        self, req: Any, fp: Any, code: Any, msg: Any, headers: Any, newurl: str
-    ) -> Any:
-        if not newurl.startswith("https://"):
-            raise FetchError("refused a redirect away from https")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+#: The share of a set's lifetime after which a request starts a background refresh.
+REFRESH_AHEAD = 0.8
 
 
 class RemoteKeySet:
-    """An issuer's JWK Set, fetched over HTTP and kept fresh.
+    """An issuer's JWK Set, fetched over HTTP and kept fresh in the background.
 
     :param url: the JWK Set URL (``jwks_uri``).
     :param algorithms: the allow-list; keys for other algorithms are skipped.
@@ -84,13 +88,18 @@ class RemoteKeySet:
     :param lifetime: seconds a set is used when the response has no max-age (300).
     :param min_lifetime: lower bound for max-age (60).
     :param max_lifetime: upper bound for max-age (86400).
-    :param cooldown: least seconds between two fetches caused by unknown
-        ``kid`` values or by failures (30).
+    :param cooldown: least seconds between two refetches for unknown ``kid``
+        values, and the cap of the retry backoff (30).
     :param stale_for: seconds the last good set keeps serving past its
         lifetime while fetches fail (3600); ``0`` fails closed at once.
-    :param timeout: seconds for each HTTP request (5).
+    :param timeout: seconds for a whole fetch, discovery included (5).
+    :param retry_after: seconds before the first retry after a failed fetch,
+        doubling with each further failure up to ``cooldown`` (2).
     :param allow_http: accept ``http://`` URLs (for tests on loopback only).
-    :param clock: returns the current Unix time (``time.time``).
+    :param ssl_context: the TLS settings for fetches (the system's trust store).
+    :param clock: returns seconds for lifetimes (``time.monotonic``).
+
+    Durations take seconds or a ``timedelta``.
     """
 
     def __init__(
@@ -99,146 +108,208 @@ class RemoteKeySet:
         *,
         algorithms: Sequence[str],
         issuer: str | None = None,
-        lifetime: float = 300,
-        min_lifetime: float = 60,
-        max_lifetime: float = 86400,
-        cooldown: float = 30,
-        stale_for: float = 3600,
-        timeout: float = 5,
+        lifetime: Duration = 300,
+        min_lifetime: Duration = 60,
+        max_lifetime: Duration = 86400,
+        cooldown: Duration = 30,
+        stale_for: Duration = 3600,
+        timeout: Duration = 5,
+        retry_after: Duration = 2,
         allow_http: bool = False,
-        clock: Callable[[], float] = time.time,
+        ssl_context: ssl.SSLContext | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.algorithms = validate_algorithms(algorithms)
         if url is None and issuer is None:
             raise ConfigurationError(
                 "a remote key set needs a url or an issuer to discover it from"
             )
-        self.allow_http = allow_http
-        if url is not None:
-            self._check_url(url)
-        if issuer is not None and url is None:
-            self._check_url(issuer)
+        self.allow_http = _checks.flag(allow_http, "allow_http")
+        for value, option in ((url, "url"), (issuer, "issuer")):
+            if value is not None:
+                self._check_url(value, option)
         self.url = url
         self.issuer = issuer
-        if not 0 < min_lifetime <= lifetime <= max_lifetime:
-            raise ConfigurationError("need 0 < min_lifetime <= lifetime <= max_lifetime")
-        self.lifetime = lifetime
-        self.min_lifetime = min_lifetime
-        self.max_lifetime = max_lifetime
-        self.cooldown = cooldown
-        self.stale_for = stale_for
-        self.timeout = timeout
-        self.clock = clock
-        self._opener = urllib.request.build_opener(_HTTPSOnlyRedirects())
+        self.lifetime = _checks.seconds(lifetime, "lifetime", positive=True)
+        self.min_lifetime = _checks.seconds(min_lifetime, "min_lifetime", positive=True)
+        self.max_lifetime = _checks.seconds(max_lifetime, "max_lifetime", positive=True)
+        if not self.min_lifetime <= self.lifetime <= self.max_lifetime:
+            raise ConfigurationError("need min_lifetime <= lifetime <= max_lifetime")
+        self.cooldown = _checks.seconds(cooldown, "cooldown")
+        self.stale_for = _checks.seconds(stale_for, "stale_for")
+        self.timeout = _checks.seconds(timeout, "timeout", positive=True)
+        self.retry_after = _checks.seconds(retry_after, "retry_after")
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise ConfigurationError("ssl_context must be an ssl.SSLContext")
+        self.ssl_context = ssl_context
+        self.clock = _checks.function(clock, "clock", "() -> float")
         self._lock = threading.Lock()
         self._ring: KeyRing | None = None
         self._document: Any = None  # the last good set, to spot an unchanged one
-        self._fresh_until = -math.inf  # the ring is used without a fetch until then
+        self._refresh_at = -math.inf  # a request after this starts a refresh
+        self._expires = -math.inf  # the end of the set's lifetime
         self._usable_until = -math.inf  # the ring may serve (stale) until then
-        self._last_attempt = -math.inf
-        self._attempts = 0
-        #: How many HTTP fetches of the key set were made (for monitoring).
+        self._retry_at = -math.inf  # no fetch before then (backoff after failures)
+        self._started_at = -math.inf  # when the last fetch began
+        self._failures = 0  # consecutive failed fetches
+        self._inflight: threading.Event | None = None
+        #: Fetches that succeeded, and fetches that failed (for monitoring).
         self.fetches = 0
+        self.failed_fetches = 0
 
     def current(self) -> KeyRing:
-        """The ring in force; refetches when it is due. Raises :class:`KeysUnavailable`."""
+        """The ring in force. Raises :class:`~jwt_wsgi.errors.KeysUnavailable`.
+
+        Called on every request: while the set is fresh this is one clock read
+        and a comparison.
+        """
         ring = self._ring
-        if ring is not None and self.clock() < self._fresh_until:
+        if ring is not None and self.clock() < self._refresh_at:
             return ring
-        return self._refresh(force=False)
+        return self._serve(force=False)
 
     def refresh_for(self, kid: str) -> KeyRing:
-        """Refetch for an unknown ``kid``, unless a fetch happened within the cooldown."""
-        return self._refresh(force=True)
+        """Refetch for an unknown ``kid``, unless one did within the cooldown."""
+        return self._serve(force=True)
 
-    def _refresh(self, *, force: bool) -> KeyRing:
-        attempts_seen = self._attempts
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until no fetch is running; ``False`` if one still is after ``timeout``.
+
+        For tests and orderly shutdown; requests never need it.
+        """
+        done = self._inflight
+        return done is None or done.wait(timeout)
+
+    def _serve(self, *, force: bool) -> KeyRing:
+        """Start a fetch when one is due; wait for it only when the ring cannot answer."""
         with self._lock:
             now = self.clock()
-            # A request that waited while another fetched shares that result.
-            if self._attempts == attempts_seen:
+            # The ring answers without waiting while it is within its lifetime
+            # (a refresh may be running ahead of expiry), or past it once a
+            # fetch has failed (stale-if-error), never past usable_until.
+            ready = (
+                self._ring is not None
+                and now < self._usable_until
+                and (now < self._expires or self._failures > 0)
+            )
+            done = self._inflight
+            if done is None and now >= self._retry_at:
                 if force:
-                    due = now - self._last_attempt >= self.cooldown
-                else:
-                    due = now >= self._fresh_until
-                if due:
-                    self._fetch(now)
-            return self._usable(now)
+                    if now - self._started_at >= self.cooldown:
+                        done = self._start_fetch()
+                elif not ready or now >= self._refresh_at:
+                    done = self._start_fetch()
+        if done is not None and (force or not ready):
+            done.wait(self.timeout)
+        with self._lock:
+            if self._ring is None or self.clock() >= self._usable_until:
+                raise KeysUnavailable()
+            return self._ring
 
-    def _usable(self, now: float) -> KeyRing:
-        if self._ring is None or now >= self._usable_until:
-            raise KeysUnavailable("the signing keys are unavailable")
-        return self._ring
+    def _start_fetch(self) -> threading.Event:
+        """Begin a fetch in a thread of its own (the lock is held)."""
+        done = threading.Event()
+        self._inflight = done
+        self._started_at = self.clock()
+        threading.Thread(
+            target=self._fetch, args=(done,), name="jwt_wsgi key set fetch", daemon=True
+        ).start()
+        return done
 
-    def _fetch(self, now: float) -> None:
-        self._last_attempt = now
-        self._attempts += 1
+    def _fetch(self, done: threading.Event) -> None:
         try:
-            document, max_age = self._get_json(self._jwks_url())
-            self.fetches += 1
-            if document == self._document and self._ring is not None:
-                ring = self._ring  # unchanged: keep the ring, and the cache warm
+            try:
+                document, max_age = self._download()
+                if document == self._document and self._ring is not None:
+                    ring = self._ring  # unchanged: keep the ring, and the cache warm
+                else:
+                    ring = KeyRing(document, self.algorithms, skip_unusable=True)
+            except (FetchError, ConfigurationError) as exc:
+                self._failed(str(exc))
+            except Exception:
+                logger.exception("unexpected error fetching the key set from %s", self.url)
+                self._failed("unexpected error")
             else:
-                ring = KeyRing(document, self.algorithms, skip_unusable=True)
-        except (FetchError, ConfigurationError) as exc:
-            # Keep what we had; the caller decides whether it is still usable.
-            self._fresh_until = now + self.cooldown
-            if self._ring is not None and now < self._usable_until:
-                logger.warning("key set fetch failed (%s); serving the last good keys", exc)
-            else:
-                logger.error("key set fetch failed (%s); no usable keys", exc)
-            return
+                self._succeeded(ring, document, max_age)
+        finally:
+            with self._lock:
+                self._inflight = None
+            done.set()
+
+    def _succeeded(self, ring: KeyRing, document: Any, max_age: float | None) -> None:
         if max_age is None:
             lifetime = self.lifetime
         else:
             lifetime = min(max(max_age, self.min_lifetime), self.max_lifetime)
-        self._ring = ring
-        self._document = document
-        self._fresh_until = now + lifetime
-        self._usable_until = now + lifetime + self.stale_for
+        with self._lock:
+            now = self.clock()
+            self._ring = ring
+            self._document = document
+            self._refresh_at = now + lifetime * REFRESH_AHEAD
+            self._expires = now + lifetime
+            self._usable_until = now + lifetime + self.stale_for
+            self._failures = 0
+            self._retry_at = -math.inf
+            self.fetches += 1
 
-    def _jwks_url(self) -> str:
-        if self.url is None:
-            assert self.issuer is not None
-            discovery = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
-            config, _ = self._get_json(discovery)
-            if config.get("issuer") != self.issuer:
-                raise FetchError("the discovery document names another issuer")
-            url = config.get("jwks_uri")
-            if not isinstance(url, str):
-                raise FetchError("the discovery document has no jwks_uri")
-            try:
-                self._check_url(url)
-            except ConfigurationError as exc:
-                raise FetchError(str(exc)) from None
-            self.url = url
-        return self.url
+    def _failed(self, reason: str) -> None:
+        with self._lock:
+            now = self.clock()
+            self._failures += 1
+            self.failed_fetches += 1
+            backoff = min(self.cooldown, self.retry_after * 2 ** (self._failures - 1))
+            self._retry_at = now + backoff
+            usable_for = self._usable_until - now if self._ring is not None else 0
+        if usable_for > 0:
+            logger.warning(
+                "key set fetch failed (%s); serving the last good keys for %.0f s more, "
+                "retrying in %.0f s",
+                reason,
+                usable_for,
+                backoff,
+            )
+        else:
+            logger.error(
+                "key set fetch failed (%s); no usable keys, retrying in %.0f s", reason, backoff
+            )
 
-    def _get_json(self, url: str) -> tuple[dict[str, Any], float | None]:
-        request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    def _download(self) -> tuple[dict[str, Any], float | None]:
+        """The set and its max-age, discovery included, within one deadline."""
+        deadline = time.monotonic() + self.timeout
+        url = self.url if self.url is not None else self._discover(deadline)
+        return self._get(url, deadline)
+
+    def _get(self, url: str, deadline: float) -> tuple[dict[str, Any], float | None]:
+        return get_json(
+            url,
+            timeout=deadline - time.monotonic(),
+            ssl_context=self.ssl_context,
+        )
+
+    def _discover(self, deadline: float) -> str:
+        assert self.issuer is not None
+        discovery = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+        config, _ = self._get(discovery, deadline)
+        if config.get("issuer") != self.issuer:
+            raise FetchError("the discovery document names another issuer")
+        url = config.get("jwks_uri")
+        if not isinstance(url, str):
+            raise FetchError("the discovery document has no jwks_uri")
         try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                body = response.read(MAX_RESPONSE_BYTES + 1)
-                cache_control = response.headers.get("Cache-Control", "")
-        except FetchError:
-            raise
-        except (OSError, urllib.error.URLError, ValueError) as exc:
-            raise FetchError(f"{type(exc).__name__} fetching {url}") from None
-        if len(body) > MAX_RESPONSE_BYTES:
-            raise FetchError(f"the response from {url} is too large")
-        try:
-            document = json.loads(body)
-        except ValueError:
-            raise FetchError(f"the response from {url} is not JSON") from None
-        if not isinstance(document, dict):
-            raise FetchError(f"the response from {url} is not a JSON object")
-        max_age = parse_cache_control_header(cache_control).max_age
-        return document, float(max_age) if max_age is not None else None
+            self._check_url(url, "jwks_uri")
+        except ConfigurationError as exc:
+            raise FetchError(str(exc)) from None
+        self.url = url
+        return url
 
-    def _check_url(self, url: str) -> None:
+    def _check_url(self, url: str, option: str) -> None:
+        if not isinstance(url, str):
+            raise ConfigurationError(f"{option} must be a URL string, not {type(url).__name__}")
         if url.startswith("https://") or (self.allow_http and url.startswith("http://")):
             return
-        raise ConfigurationError(f"key set URLs must use https (got {url!r}); allow_http is off")
+        raise ConfigurationError(
+            f"{option} must use https (got {url!r}); allow_http is for loopback tests only"
+        )
 
 
 def jwks_app(

@@ -1,12 +1,12 @@
 """Verification keys: accepted in every common form, checked and prepared once.
 
-A :class:`KeyRing` is built when the middleware is constructed. It turns what
-the caller passed (an HMAC secret, a PEM string, a ``cryptography`` key, a
-``jwt.PyJWK``, a ``jwt.PyJWKSet``, a JWK or JWK Set ``dict``, or a list of any
-of these) into :class:`VerifyingKey` entries, each bound to the algorithms it
-may verify and holding the key already prepared for PyJWT's algorithm objects.
-At request time it only answers "which keys may verify this ``alg`` and
-``kid``?" with a dictionary look-up.
+A :class:`KeyRing` is built at construction. It turns what the caller passed
+(:data:`KeyInput`: an HMAC secret, a PEM or DER key or certificate, an SSH
+public key line, a ``cryptography`` key, a ``jwt.PyJWK``, a ``jwt.PyJWKSet``,
+a JWK or JWK Set ``dict``, or a list of these) into :class:`VerifyingKey`
+entries, each bound to the algorithms it may verify and holding the key already
+prepared for PyJWT's algorithm objects. At request time it only answers "which
+keys may verify this ``alg`` and ``kid``?" with a dictionary look-up.
 
 Security decisions made here (RFC 8725 section 3):
 
@@ -15,14 +15,22 @@ Security decisions made here (RFC 8725 section 3):
   confusion: a public key used as an HMAC secret), and a key set never mixes
   symmetric and asymmetric keys.
 * HMAC secrets shorter than the hash output are refused (RFC 7518 section 3.2)
-  unless ``allow_weak_hmac_keys=True``; RSA keys under 2048 bits are refused
-  (RFC 7518 section 3.3).
+  unless ``allow_weak_hmac_keys=True``; RSA keys under 2048 bits or with the
+  ROCA fingerprint are refused (RFC 7518 section 3.3).
 * A key is only used for the algorithms of its type and curve, and only for
-  its JWK ``alg`` when it names one; JWKs marked for another ``use`` or without
-  ``verify`` in ``key_ops`` are never used for signatures.
+  its JWK ``alg`` when it names one.
 * Header-embedded keys (``jwk``, ``jku``, ``x5u``, ``x5c``) are never
   consulted: keys come from the configuration only, and ``kid`` is an opaque
   look-up string.
+
+One policy for every JWK, configured or fetched: a member marked for another
+``use`` (``enc``), without ``verify`` in ``key_ops``, or whose ``alg`` is not a
+signature algorithm we verify (``RSA-OAEP``) is *skipped* and logged with its
+``kid`` and the reason; identity providers publish such keys beside their
+signing keys. A member that is broken or too weak stops a configured set with a
+:class:`~jwt_wsgi.errors.ConfigurationError` naming its ``kid`` and why; in a
+fetched set (``skip_unusable=True``) it is skipped and logged instead, so one
+bad key cannot take the good ones down.
 """
 
 from __future__ import annotations
@@ -30,12 +38,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, Union
 
 import jwt
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import (
+    load_der_private_key,
+    load_der_public_key,
     load_pem_private_key,
     load_pem_public_key,
     load_ssh_public_key,
@@ -44,7 +55,32 @@ from jwt.algorithms import Algorithm, get_default_algorithms
 
 from .errors import ConfigurationError
 
+if TYPE_CHECKING:
+    PublicKey: TypeAlias = (
+        rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+        | ed448.Ed448PublicKey
+    )  # fmt: skip
+    PrivateKey: TypeAlias = (
+        rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+        | ed448.Ed448PrivateKey
+    )  # fmt: skip
+
 logger = logging.getLogger("jwt_wsgi")
+
+#: What ``key=`` takes: a secret (``str``/``bytes``), PEM/DER/SSH text, a
+#: ``cryptography`` key, a ``jwt.PyJWK``/``jwt.PyJWKSet``, a JWK or JWK Set
+#: mapping, a list of these, or a :class:`KeySource` (a ring, a remote set).
+KeyInput: TypeAlias = Union[
+    str,
+    bytes,
+    "PublicKey",
+    "PrivateKey",
+    jwt.PyJWK,
+    jwt.PyJWKSet,
+    Mapping[str, Any],
+    Sequence["KeyInput"],
+    "KeySource",
+]
 
 #: The registered JWS algorithms (RFC 7518, RFC 8037, RFC 8812) jwt_wsgi
 #: verifies, with the key type each needs. PyJWT's unregistered ``ES521``
@@ -72,6 +108,12 @@ HMAC_MIN_BYTES: Mapping[str, int] = {"HS256": 32, "HS384": 48, "HS512": 64}
 #: RFC 7518 section 3.3 (and RFC 8725): RSA keys of at least 2048 bits.
 RSA_MIN_BITS = 2048
 
+# Which of PyJWT's algorithm objects can load a JWK of each type. Chosen from
+# kty and crv alone, because PyJWT's own inference (PyJWK without ``alg``)
+# knows no Ed448 and differs between versions.
+_JWK_LOADERS = {"RSA": "RS256", "OKP": "EdDSA", "oct": "HS256"}
+_EC_CURVES = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
+
 
 @dataclass(frozen=True)
 class VerifyingKey:
@@ -88,7 +130,7 @@ class VerifyingKey:
 
 
 class KeySource(Protocol):
-    """Where a verifier gets its keys: a fixed ring, or a remote set that changes.
+    """Where a provider gets its keys: a fixed ring, or a remote set that changes.
 
     :meth:`current` is called on every request, cache hits included, so it
     must be cheap; :meth:`refresh_for` is called when a token names a ``kid``
@@ -104,6 +146,11 @@ class KeySource(Protocol):
     def refresh_for(self, kid: str) -> KeyRing:
         """The ring to use for an unknown ``kid`` (possibly after a refetch)."""
         ...
+
+
+def is_key_source(value: object) -> bool:
+    """Whether ``value`` is a key source rather than key material."""
+    return hasattr(value, "current") and hasattr(value, "refresh_for")
 
 
 def check_hmac_secret(secret: bytes, algorithm: str, allow_weak: bool = False) -> None:
@@ -151,7 +198,7 @@ def has_roca_fingerprint(modulus: int) -> bool:
 
 def validate_algorithms(algorithms: Sequence[str]) -> tuple[str, ...]:
     """Check an allow-list of algorithms and return it as a tuple."""
-    if isinstance(algorithms, (str, bytes)) or not isinstance(algorithms, Sequence):
+    if isinstance(algorithms, str | bytes) or not isinstance(algorithms, Sequence):
         raise ConfigurationError(
             "algorithms must be a list of algorithm names, e.g. ['RS256']; "
             "never derive it from the token (RFC 8725 section 3.1)"
@@ -170,23 +217,30 @@ def validate_algorithms(algorithms: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(algorithms))
 
 
-class KeyRing:
-    """The keys a verifier may use, indexed by ``kid``.
+@dataclass(frozen=True)
+class _Entry:
+    """One key from the configuration, before it is bound to algorithms."""
 
-    :param key: the key or keys, in any form the module docstring lists.
+    label: str  # how messages name it: "key 'kid'" or "key #2"
+    kid: str | None
+    raw: Any  # a public key object, or HMAC secret bytes
+    jwk_alg: str | None
+
+
+class KeyRing:
+    """The keys a provider may use, indexed by ``kid``.
+
+    :param key: the key or keys (:data:`KeyInput`, without key sources).
     :param algorithms: the allow-list; each key serves the subset fitting its type.
     :param allow_weak_hmac_keys: accept HMAC secrets shorter than the hash.
         Only for legacy tokens you cannot re-issue.
-    :param skip_unusable: in a JWK Set, skip members that cannot be parsed
-        (an unknown ``kty`` or curve) or that are too weak (small or ROCA RSA
-        keys, short secrets) instead of refusing the set; skipped weak keys are
-        logged. For sets fetched from an issuer, which may publish keys for
-        other purposes: one bad key must not take the good ones down.
+    :param skip_unusable: skip (and log) JWK members that are broken or too
+        weak instead of refusing the set: for sets fetched from an issuer.
     """
 
     def __init__(
         self,
-        key: Any,
+        key: KeyInput,
         algorithms: Sequence[str],
         *,
         allow_weak_hmac_keys: bool = False,
@@ -198,21 +252,23 @@ class KeyRing:
         }
         self.allow_weak_hmac_keys = allow_weak_hmac_keys
         self.skip_unusable = skip_unusable
-        entries, self.requires_kid = _expand(key, skip_unusable)
-        symmetric = {_key_type(entry[1]) == "oct" for entry in entries}
+        skipped: list[str] = []
+        entries, self.requires_kid = _expand(key, skip_unusable, skipped)
+        symmetric = {_key_type(entry.raw) == "oct" for entry in entries}
         if len(symmetric) > 1:
             raise ConfigurationError(
                 "a key set must not mix HMAC secrets with asymmetric keys (RFC 8725 section 2.1)"
-            )
-        keys = [k for k in (self._prepare(*entry) for entry in entries) if k]
-        if not keys:
-            raise ConfigurationError(
-                f"no configured key can verify any of the algorithms {list(self.algorithms)}"
             )
         if False in symmetric and any(a.startswith("HS") for a in self.algorithms):
             raise ConfigurationError(
                 "an asymmetric key cannot be used with an HS* algorithm: anyone holding "
                 "the public key could forge tokens (algorithm confusion, RFC 8725 section 2.1)"
+            )
+        keys = [k for k in (self._prepare(entry, skipped) for entry in entries) if k is not None]
+        if not keys:
+            why = f" (skipped: {'; '.join(skipped)})" if skipped else ""
+            raise ConfigurationError(
+                f"no configured key can verify any of the algorithms {list(self.algorithms)}{why}"
             )
         self._by_kid: dict[str, VerifyingKey] = {}
         anonymous: list[VerifyingKey] = []
@@ -254,30 +310,32 @@ class KeyRing:
             return () if self.requires_kid else self._anonymous
         return () if self.requires_kid else self.keys
 
-    def _prepare(
-        self, kid: str | None, raw: Any, jwk_alg: str | None, usable: bool
-    ) -> VerifyingKey | None:
+    def _prepare(self, entry: _Entry, skipped: list[str]) -> VerifyingKey | None:
         """Bind one key to the allowed algorithms it fits; ``None`` if it fits none."""
-        if not usable:
-            return None
-        key_type = _key_type(raw)
+        key_type = _key_type(entry.raw)
+        fitting = [
+            name
+            for name in self.algorithms
+            if ALGORITHM_KEY_TYPES[name] == key_type and entry.jwk_alg in (None, name)
+        ]
         prepared: dict[str, Any] = {}
         try:
             if key_type == "RSA":
-                check_rsa_key(raw)
-            for name in self.algorithms:
-                if ALGORITHM_KEY_TYPES[name] == key_type and jwk_alg in (None, name):
-                    if key_type == "oct":
-                        check_hmac_secret(raw, name, self.allow_weak_hmac_keys)
-                    prepared.update(self._prepared_for(name, raw))
+                check_rsa_key(entry.raw)
+            for name in fitting:
+                if key_type == "oct":
+                    check_hmac_secret(entry.raw, name, self.allow_weak_hmac_keys)
+                prepared.update(self._prepared_for(name, entry.raw))
         except ConfigurationError as exc:
             if not self.skip_unusable:
-                raise
-            logger.warning("skipping key %r of a key set: %s", kid, exc)
+                raise ConfigurationError(f"{entry.label}: {exc}") from None
+            _skip(skipped, entry.label, str(exc), logging.WARNING)
             return None
         if not prepared:
+            why = f"its alg {entry.jwk_alg!r}" if entry.jwk_alg else f"as a {key_type} key it"
+            _skip(skipped, entry.label, f"{why} fits none of {list(self.algorithms)}")
             return None
-        return VerifyingKey(kid=kid, key_type=key_type, prepared=prepared)
+        return VerifyingKey(kid=entry.kid, key_type=key_type, prepared=prepared)
 
     def _prepared_for(self, name: str, raw: Any) -> dict[str, Any]:
         """``{name: key}`` as PyJWT's algorithm wants it, or ``{}`` if it does not fit."""
@@ -287,70 +345,145 @@ class KeyRing:
             return {}  # e.g. a P-384 key offered for ES256
 
 
-_Entry = tuple[str | None, Any, str | None, bool]
+def _skip(skipped: list[str], label: str, reason: str, level: int = logging.INFO) -> None:
+    """Record and log a key left out of a ring: keys meant for others at INFO, broken at WARNING."""
+    skipped.append(f"{label}: {reason}")
+    logger.log(level, "skipping %s: %s", label, reason)
 
 
-def _expand(key: Any, skip_unusable: bool = False) -> tuple[list[_Entry], bool]:
-    """Flatten ``key`` into ``(kid, raw key, jwk alg, usable)`` entries.
-
-    The boolean says whether selection must be by ``kid`` (a key set).
-    """
+def _expand(key: KeyInput, skip_unusable: bool, skipped: list[str]) -> tuple[list[_Entry], bool]:
+    """Flatten ``key`` into entries; the boolean says whether selection is by ``kid``."""
     if isinstance(key, jwt.PyJWKSet):
-        return [_from_jwk(k) for k in key.keys], True
+        return [e for i, k in enumerate(key.keys) for e in _from_pyjwk(k, f"#{i}", skipped)], True
     if isinstance(key, Mapping) and "keys" in key:
-        return [_from_jwk(k) for k in _parse_jwks(key, skip_unusable)], True
-    if isinstance(key, (list, tuple)):
+        return _from_jwk_set(key, skip_unusable, skipped), True
+    if isinstance(key, list | tuple):
         if not key:
             raise ConfigurationError("an empty list of keys can verify nothing")
         entries: list[_Entry] = []
-        for item in key:
-            sub, _ = _expand(item, skip_unusable)
-            entries.extend(sub)
+        for index, item in enumerate(key):
+            if isinstance(item, Mapping) and "keys" not in item:
+                entries.extend(_from_jwk(item, f"#{index}", False, skipped))
+            else:
+                entries.extend(_expand(item, skip_unusable, skipped)[0])
         return entries, False
     if isinstance(key, jwt.PyJWK):
-        return [_from_jwk(key)], False
+        return _from_pyjwk(key, "#0", skipped), False
     if isinstance(key, Mapping):
-        return [_from_jwk(_parse_jwk(key))], False
-    return [(None, _load(key), None, True)], False
+        return _from_jwk(key, "#0", False, skipped), False
+    if is_key_source(key):
+        raise ConfigurationError("a key source cannot be nested inside a list of keys")
+    return [_Entry("the key", None, _load(key), None)], False
 
 
-def _parse_jwk(data: Mapping[str, Any]) -> jwt.PyJWK:
-    try:
-        return jwt.PyJWK.from_dict(dict(data))
-    except jwt.PyJWTError as exc:
-        raise ConfigurationError(f"unusable JWK: {type(exc).__name__}") from exc
-
-
-def _parse_jwks(data: Mapping[str, Any], skip_unusable: bool) -> list[jwt.PyJWK]:
+def _from_jwk_set(data: Mapping[str, Any], skip_unusable: bool, skipped: list[str]) -> list[_Entry]:
     members = data.get("keys")
     if not isinstance(members, list) or not members:
         raise ConfigurationError("a JWK Set needs a non-empty 'keys' list")
-    parsed = []
-    for member in members:
-        try:
-            if not isinstance(member, Mapping):
-                raise ConfigurationError("every member of a JWK Set must be a JSON object")
-            parsed.append(_parse_jwk(member))
-        except ConfigurationError:
+    entries: list[_Entry] = []
+    for index, member in enumerate(members):
+        if not isinstance(member, Mapping):
             if not skip_unusable:
-                raise
-    return parsed
+                raise ConfigurationError(f"member #{index} of the JWK Set is not a JSON object")
+            _skip(skipped, f"member #{index}", "not a JSON object", logging.WARNING)
+            continue
+        entries.extend(_from_jwk(member, f"#{index}", skip_unusable, skipped))
+    return entries
 
 
-def _from_jwk(jwk_obj: jwt.PyJWK) -> _Entry:
-    # PyJWK keeps the JWK's members; PyJWT itself ignores ``use`` and
-    # ``key_ops`` when verifying, so read them here.
-    members: Mapping[str, Any] = getattr(jwk_obj, "_jwk_data", {})
-    use = members.get("use")
-    ops = members.get("key_ops")
-    usable = use in (None, "sig") and (ops is None or "verify" in ops)
-    raw = jwk_obj.key
-    if isinstance(raw, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
-        raw = raw.public_key()
-    elif isinstance(raw, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
-        raw = raw.public_key()
-    alg = members.get("alg")
-    return jwk_obj.key_id, raw, alg if isinstance(alg, str) else None, usable
+def _label(kid: Any, position: str) -> str:
+    return f"key {kid!r}" if isinstance(kid, str) else f"key {position}"
+
+
+def _from_jwk(
+    member: Mapping[str, Any], position: str, skip_unusable: bool, skipped: list[str]
+) -> list[_Entry]:
+    """The entry for one JWK, or none when it is skipped (and logged)."""
+    kid = member.get("kid")
+    label = _label(kid, position)
+    other_use = _not_for_verifying(member)
+    if other_use is not None:
+        _skip(skipped, label, other_use)
+        return []
+    try:
+        if kid is not None and not isinstance(kid, str):
+            raise ConfigurationError("its kid is not a string")
+        raw = _public(_load_jwk(member))
+    except ConfigurationError as exc:
+        if not skip_unusable:
+            raise ConfigurationError(f"{label} is unusable: {exc}") from None
+        _skip(skipped, label, str(exc), logging.WARNING)
+        return []
+    alg = member.get("alg")
+    return [_Entry(label, kid, raw, alg)]
+
+
+def _not_for_verifying(member: Mapping[str, Any]) -> str | None:
+    """Why a JWK is meant for something other than verifying signatures, or ``None``."""
+    use = member.get("use")
+    if use is not None and use != "sig":
+        return f"it is for use {use!r}, not 'sig'"
+    ops = member.get("key_ops")
+    if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
+        return "its key_ops do not include 'verify'"
+    alg = member.get("alg")
+    if alg is not None and (not isinstance(alg, str) or alg not in ALGORITHM_KEY_TYPES):
+        return f"its alg {alg!r} is not a signature algorithm jwt_wsgi verifies"
+    return None
+
+
+def _load_jwk(member: Mapping[str, Any]) -> Any:
+    """The ``cryptography`` key (or secret bytes) of one JWK, through PyJWT's loaders."""
+    kty, crv = member.get("kty"), member.get("crv")
+    if kty == "EC":
+        loader = _EC_CURVES.get(crv) if isinstance(crv, str) else None
+    else:
+        loader = _JWK_LOADERS.get(kty) if isinstance(kty, str) else None
+    if loader is None:
+        what = f"curve {crv!r}" if kty == "EC" else f"key type {kty!r}"
+        raise ConfigurationError(f"its {what} is not supported")
+    try:
+        return get_default_algorithms()[loader].from_jwk(dict(member))
+    except Exception as exc:
+        # PyJWT versions differ in what they raise for a malformed member
+        # (InvalidKeyError, ValueError, KeyError...); all mean "unusable".
+        raise ConfigurationError(f"it cannot be loaded ({type(exc).__name__})") from None
+
+
+def _from_pyjwk(jwk_obj: jwt.PyJWK, position: str, skipped: list[str]) -> list[_Entry]:
+    # A PyJWK keeps no public record of ``key_ops`` or of whether its ``alg``
+    # was given or inferred; its ``use`` is public. Pass JWK dicts to have
+    # ``alg`` and ``key_ops`` honoured as well.
+    label = _label(jwk_obj.key_id, position)
+    use = jwk_obj.public_key_use
+    if use is not None and use != "sig":
+        _skip(skipped, label, f"it is for use {use!r}, not 'sig'")
+        return []
+    return [_Entry(label, jwk_obj.key_id, _public(jwk_obj.key), None)]
+
+
+def _public(key: Any) -> Any:
+    if isinstance(
+        key,
+        rsa.RSAPrivateKey
+        | ec.EllipticCurvePrivateKey
+        | ed25519.Ed25519PrivateKey
+        | ed448.Ed448PrivateKey,
+    ):
+        return key.public_key()
+    return key
+
+
+def pem_text(data: bytes) -> bytes:
+    """PEM data with literal ``\\n`` sequences restored to newlines.
+
+    A PEM key pasted into an environment variable or a one-line config value
+    often arrives with its line breaks written as ``\\n``.
+    """
+    data = data.strip()
+    if b"\\n" in data and b"\n" not in data:
+        data = data.replace(b"\\n", b"\n")
+    return data
 
 
 def _load(key: Any) -> Any:
@@ -360,44 +493,60 @@ def _load(key: Any) -> Any:
     if isinstance(key, bytes):
         stripped = key.strip()
         if stripped.startswith(b"-----BEGIN"):
-            return _load_pem(stripped)
+            return _load_pem(pem_text(stripped))
         if stripped.startswith((b"ssh-rsa ", b"ecdsa-sha2-", b"ssh-ed25519 ")):
             return load_ssh_public_key(stripped)
+        der = _load_der(key)
+        if der is not None:
+            return der
         if not key:
             raise ConfigurationError("an empty HMAC secret can verify nothing")
         return key
     if isinstance(
         key,
-        (
-            rsa.RSAPrivateKey,
-            ec.EllipticCurvePrivateKey,
-            ed25519.Ed25519PrivateKey,
-            ed448.Ed448PrivateKey,
-        ),
+        rsa.RSAPublicKey
+        | ec.EllipticCurvePublicKey
+        | ed25519.Ed25519PublicKey
+        | ed448.Ed448PublicKey
+        | rsa.RSAPrivateKey
+        | ec.EllipticCurvePrivateKey
+        | ed25519.Ed25519PrivateKey
+        | ed448.Ed448PrivateKey,
     ):
-        return key.public_key()
-    if isinstance(
-        key,
-        (
-            rsa.RSAPublicKey,
-            ec.EllipticCurvePublicKey,
-            ed25519.Ed25519PublicKey,
-            ed448.Ed448PublicKey,
-        ),
-    ):
-        return key
+        return _public(key)
     raise ConfigurationError(f"unsupported key type {type(key).__name__}")
 
 
+def _load_der(data: bytes) -> Any:
+    """A public key from DER bytes (SPKI, PKCS#8/PKCS#1 private key, certificate), or ``None``.
+
+    DER keys start with an ASN.1 SEQUENCE; bytes that parse as one are a key,
+    never an HMAC secret, so a DER public key cannot be mistaken for a secret.
+    """
+    if not data.startswith(b"\x30"):
+        return None
+    for load in (
+        load_der_public_key,
+        lambda d: load_der_private_key(d, password=None).public_key(),
+        lambda d: x509.load_der_x509_certificate(d).public_key(),
+    ):
+        try:
+            return load(data)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            continue
+    return None
+
+
 def _load_pem(data: bytes) -> Any:
-    if b"CERTIFICATE" in data.split(b"\n", 1)[0]:
-        return x509.load_pem_x509_certificate(data).public_key()
-    if b"PRIVATE KEY" in data.split(b"\n", 1)[0]:
-        return load_pem_private_key(data, password=None).public_key()
+    first_line = data.split(b"\n", 1)[0]
     try:
+        if b"CERTIFICATE" in first_line:
+            return x509.load_pem_x509_certificate(data).public_key()
+        if b"PRIVATE KEY" in first_line:
+            return load_pem_private_key(data, password=None).public_key()
         return load_pem_public_key(data)
-    except ValueError as exc:
-        raise ConfigurationError("the PEM data is not a public key") from exc
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ConfigurationError(f"the PEM data cannot be loaded as a key ({exc})") from None
 
 
 def _key_type(raw: Any) -> str:
@@ -407,6 +556,6 @@ def _key_type(raw: Any) -> str:
         return "RSA"
     if isinstance(raw, ec.EllipticCurvePublicKey):
         return "EC"
-    if isinstance(raw, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+    if isinstance(raw, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
         return "OKP"
     raise ConfigurationError(f"unsupported key type {type(raw).__name__}")

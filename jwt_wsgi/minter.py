@@ -34,14 +34,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import jwt
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from cryptography.hazmat.primitives.serialization import (
+    load_der_private_key,
+    load_pem_private_key,
+)
 
+from . import _checks
+from ._checks import Duration
 from .errors import ConfigurationError
 from .keys import (
     ALGORITHM_KEY_TYPES,
     check_hmac_secret,
     check_rsa_key,
+    pem_text,
     validate_algorithms,
 )
 
@@ -69,6 +76,9 @@ class SigningKey:
             return None
         public = self.key.public_key()
         jwk: dict[str, Any] = jwt.get_algorithm_by_name(self.algorithm).to_jwk(public, as_dict=True)
+        # RFC 7517 section 4.3: use and key_ops should not appear together;
+        # PyJWT adds key_ops to RSA keys, and every verifier knows use.
+        jwk.pop("key_ops", None)
         jwk.update(use="sig", alg=self.algorithm)
         if self.kid is not None:
             jwk["kid"] = self.kid
@@ -86,7 +96,8 @@ class Minter:
     :param key: an HMAC secret (``str``/``bytes``), a PEM private key, a
         ``cryptography`` private key, or a private ``jwt.PyJWK``.
     :param algorithm: the signing algorithm (``"HS256"``); ``none`` is refused.
-    :param expires_in: lifetime of default-claim tokens (15 minutes).
+    :param expires_in: lifetime of default-claim tokens, in seconds or as a
+        ``timedelta`` (15 minutes).
     :param issuer: added as ``iss`` to default claims when given.
     :param audience: added as ``aud`` to default claims when given.
     :param kid: the key id put in the header (``None``; for asymmetric keys,
@@ -101,7 +112,7 @@ class Minter:
         key: Any,
         algorithm: str = "HS256",
         *,
-        expires_in: timedelta = timedelta(minutes=15),
+        expires_in: Duration = timedelta(minutes=15),
         issuer: str | None = None,
         audience: str | Collection[str] | None = None,
         kid: str | None = None,
@@ -109,19 +120,22 @@ class Minter:
         allow_weak_hmac_keys: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.allow_weak_hmac_keys = allow_weak_hmac_keys
+        self.allow_weak_hmac_keys = _checks.flag(allow_weak_hmac_keys, "allow_weak_hmac_keys")
         self._keys: tuple[SigningKey, ...] = (self._signing_key(key, algorithm, kid),)
-        if expires_in <= timedelta(0):
-            raise ConfigurationError("expires_in must be positive")
-        self.expires_in = expires_in
-        self.issuer = issuer
-        self.audience = (
-            audience if audience is None or isinstance(audience, str) else list(audience)
+        self.expires_in = timedelta(
+            seconds=_checks.seconds(expires_in, "expires_in", positive=True)
         )
+        if issuer is not None and not isinstance(issuer, str):
+            raise ConfigurationError(f"issuer must be a string, not {type(issuer).__name__}")
+        self.issuer = issuer
+        if audience is None or isinstance(audience, str):
+            self.audience: str | list[str] | None = audience
+        else:
+            self.audience = sorted(_checks.string_set(audience, "audience", example="'api'"))
         self.headers = _check_headers(headers)
         if "kid" in self.headers:
             raise ConfigurationError("set the key id with kid=, not headers=")
-        self.clock = clock
+        self.clock = _checks.function(clock, "clock", "() -> float")
         self._loader: ClaimsLoader | None = None
 
     @property
@@ -147,7 +161,7 @@ class Minter:
         if self.current.kid == kid:
             raise ConfigurationError("the current key cannot be retired; rotate first")
         if not any(k.kid == kid for k in self._keys):
-            raise KeyError(kid)
+            raise ConfigurationError(f"this minter holds no key {kid!r}")
         self._keys = tuple(k for k in self._keys if k.kid != kid)
 
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
@@ -231,7 +245,10 @@ def thumbprint(public_key: Any) -> str:
 
 def _subject(identity: Any) -> str:
     if isinstance(identity, bool) or not isinstance(identity, (str, int)):
-        raise TypeError("identity must be a str or an int (it becomes the 'sub' claim)")
+        raise ConfigurationError(
+            f"identity must be a str or an int (it becomes the 'sub' claim), "
+            f"not {type(identity).__name__}"
+        )
     return str(identity)
 
 
@@ -244,6 +261,8 @@ def _numeric_date(value: Any) -> Any:
 
 
 def _check_headers(headers: Mapping[str, Any] | None) -> dict[str, Any]:
+    if headers is not None and not isinstance(headers, Mapping):
+        raise ConfigurationError(f"headers must be a mapping, not {type(headers).__name__}")
     result = dict(headers or {})
     if "alg" in result:
         raise ConfigurationError(
@@ -267,9 +286,14 @@ def _load_signing_key(key: Any, algorithm: str, allow_weak: bool) -> Any:
         key = key.encode("utf-8")
     if isinstance(key, bytes):
         try:
-            key = load_pem_private_key(key, password=None)
-        except (ValueError, TypeError) as exc:
-            raise ConfigurationError(f"{algorithm} needs a PEM private key") from exc
+            if key.lstrip().startswith(b"-----BEGIN"):
+                key = load_pem_private_key(pem_text(key), password=None)
+            else:
+                key = load_der_private_key(key, password=None)
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            raise ConfigurationError(
+                f"{algorithm} needs a private key (PEM or DER, unencrypted): {exc}"
+            ) from None
     if not isinstance(key, _PRIVATE_TYPES[key_type]):
         raise ConfigurationError(f"{algorithm} needs a {key_type} private key")
     if isinstance(key, rsa.RSAPrivateKey):

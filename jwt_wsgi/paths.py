@@ -18,7 +18,8 @@ The canonical form of ``PATH_INFO``:
   ``PATH_INFO`` is already percent-decoded, and decoding twice would open
   another bypass.
 
-Refused with 400 ``invalid_request`` because no single reading is safe:
+Refused with 400 ``invalid_request`` (:class:`~jwt_wsgi.errors.UnsafePath`)
+because no single reading is safe:
 bytes that are not UTF-8, control characters and NUL, a backslash (some
 servers and frameworks treat it as a separator), a dot segment carrying
 parameters (``..;x``), and, when the server reports the raw request target
@@ -29,32 +30,29 @@ parameters (``..;x``), and, when the server reports the raw request target
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from .errors import InvalidRequest
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIEnvironment
+from .errors import UnsafePath
 
 _ENCODED_SEPARATOR = re.compile(r"%(?:2f|5c)", re.IGNORECASE)
 _DOT_WITH_PARAMS = re.compile(r"\.\.?;")
 
 
-def canonical_path(environ: WSGIEnvironment, check_target: bool = True) -> tuple[str, str]:
-    """Return ``(wsgi_path, text_path)`` for the request, or raise :class:`InvalidRequest`.
+def canonical_path(
+    path: str, script_name: str = "", raw_target: str = "", check_target: bool = True
+) -> tuple[str, str]:
+    """Return ``(wsgi_path, text_path)`` for a request, or raise :class:`UnsafePath`.
 
+    ``path`` and ``script_name`` are the request's ``PATH_INFO`` and
+    ``SCRIPT_NAME``; ``raw_target`` is the raw request target the server
+    reports (``RAW_URI``/``REQUEST_URI``; ``""`` when it reports none).
     ``wsgi_path`` is the canonical path in WSGI's latin-1 form, to store in
     ``PATH_INFO``; ``text_path`` is the same path as Unicode, for matching.
-    With ``check_target``, the raw request target the server reports must
-    agree with ``SCRIPT_NAME`` + ``PATH_INFO`` (see :func:`check_request_target`).
+    With ``check_target``, the raw target must agree with ``SCRIPT_NAME`` +
+    ``PATH_INFO`` (see :func:`check_request_target`).
     """
-    path = environ.get("PATH_INFO", "")
-    if check_target:
-        raw_target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-        script_name = environ.get("SCRIPT_NAME", "")
-        if raw_target and raw_target != script_name + path:
-            check_request_target(raw_target, script_name, path)
+    if check_target and raw_target and raw_target != script_name + path:
+        check_request_target(raw_target, script_name, path)
     path = path or "/"
     # The common case, a plain ASCII path with no dot segments, empty
     # segments or separators to worry about, costs a few scans.
@@ -70,11 +68,11 @@ def canonical_path(environ: WSGIEnvironment, check_target: bool = True) -> tuple
     try:
         text = path.encode("latin-1").decode("utf-8")
     except UnicodeError:
-        raise InvalidRequest("the request path is not valid UTF-8") from None
+        raise UnsafePath("the request path is not valid UTF-8") from None
     if not text.isprintable():
-        raise InvalidRequest("the request path contains control characters")
+        raise UnsafePath("the request path contains control characters")
     if "\\" in text:
-        raise InvalidRequest("the request path contains a backslash")
+        raise UnsafePath("the request path contains a backslash")
     canonical = resolve(text)
     return canonical.encode("utf-8").decode("latin-1"), canonical
 
@@ -96,10 +94,10 @@ def check_request_target(raw_target: str, script_name: str, path_info: str) -> N
         target = urlsplit(target).path  # absolute-form request target
     if "%" in target:
         if _ENCODED_SEPARATOR.search(target):
-            raise InvalidRequest("the request path contains an encoded slash or backslash")
+            raise UnsafePath("the request path contains an encoded slash or backslash")
         target = unquote(target, encoding="latin-1")
     if not resolve(script_name + path_info).endswith(resolve(target)):
-        raise InvalidRequest("the request path does not match the request target")
+        raise UnsafePath("the request path does not match the request target")
 
 
 def resolve(path: str) -> str:
@@ -114,7 +112,7 @@ def resolve(path: str) -> str:
                 output.pop()
             continue
         if _DOT_WITH_PARAMS.match(segment):
-            raise InvalidRequest("the request path contains a dot segment with parameters")
+            raise UnsafePath("the request path contains a dot segment with parameters")
         output.append(segment)
     trailing = segments[-1] in ("", ".", "..") and bool(output)
     return "/" + "/".join(output) + ("/" if trailing else "")

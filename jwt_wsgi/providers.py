@@ -1,94 +1,147 @@
-"""Token providers: the issuers a middleware trusts, each with its own keys and rules.
+"""Token providers: the issuers an authenticator trusts, and the one home of their settings.
 
 A :class:`Provider` describes one issuer (an identity provider, or a minter in
 another service): its ``iss``, where its keys come from (``key=``, a
 ``jwks_url``, or OpenID Connect discovery from ``issuer`` alone), its
-algorithms, audience, leeway and required claims.
+algorithms, audience, leeway, required claims and accepted ``typ``. Every
+verification setting lives here and nowhere else:
+``JWTMiddleware(app, key=..., algorithms=...)`` is a shortcut that builds
+exactly ``Provider("default", algorithms, key=...)``.
 
-With several providers the middleware reads the token's ``iss`` before
+With several providers the authenticator reads the token's ``iss`` before
 verifying (a strict parse, no trust placed in it), picks the provider with
 that issuer, and verifies against that provider only. A token with an issuer
 no provider has is refused. ``Rule(..., providers=[...])`` limits a path to
-some providers. The middleware's single-provider keywords (``key=``,
-``algorithms=``, ...) build one provider named ``"default"``.
+some providers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
+from . import _checks
+from ._checks import Duration
 from .errors import ConfigurationError
 from .jwks import RemoteKeySet
-from .keys import KeyRing, KeySource
-from .tokens import Verifier
+from .keys import KeyInput, KeyRing, KeySource, is_key_source, validate_algorithms
 
 
-@dataclass(frozen=True)
 class Provider:
-    """One trusted issuer.
+    """One trusted issuer and how its tokens are verified.
 
     :param name: how rules and logs refer to it.
-    :param algorithms: the allow-list for its tokens (required).
-    :param issuer: its ``iss`` value; required when there are several providers.
-    :param key: static key(s) in any form ``JWTMiddleware(key=...)`` takes, or
-        a key source (:class:`~jwt_wsgi.keys.KeySource`) such as a configured
-        :class:`~jwt_wsgi.jwks.RemoteKeySet`.
-    :param jwks_url: fetch its keys from this JWK Set URL (default policy of
-        :class:`~jwt_wsgi.jwks.RemoteKeySet`). With neither ``key`` nor
-        ``jwks_url``, the URL is discovered from ``issuer``.
-    :param audience: accepted ``aud`` value(s).
-    :param leeway: seconds of clock skew tolerated.
-    :param require: claims its tokens must carry.
-    :param typ: accepted ``typ`` header value(s).
-    :param allow_http: allow ``http://`` key URLs (tests on loopback only).
-    :param allow_weak_hmac_keys: accept short HMAC secrets.
+    :param algorithms: the allow-list for its tokens, e.g. ``["RS256"]``.
+        Required: never derive it from the token (RFC 8725 section 3.1).
+    :param issuer: its ``iss`` value. When set, the claim is required and
+        must equal it; with neither ``key`` nor ``jwks_url`` it also locates
+        the keys by OpenID Connect discovery. Required with several providers.
+    :param key: the verification key(s), any :data:`~jwt_wsgi.keys.KeyInput`:
+        an HMAC secret, a PEM/DER public key or certificate, a ``cryptography``
+        key, a JWK or JWK Set, a list of these, or a key source such as a
+        :class:`~jwt_wsgi.jwks.RemoteKeySet` with its own fetching policy. A
+        key source must verify every algorithm in ``algorithms``; only
+        ``algorithms`` are accepted even if the source knows more.
+    :param jwks_url: fetch the keys from this JWK Set URL (with
+        :class:`~jwt_wsgi.jwks.RemoteKeySet`'s default policy).
+    :param audience: accepted ``aud`` value(s). When set, ``aud`` is required
+        and must contain one; when unset, a token carrying ``aud`` is refused
+        (RFC 7519 section 4.1.3).
+    :param leeway: clock skew tolerated for ``exp``, ``nbf`` and ``iat``, in
+        seconds or as a ``timedelta`` (``0``).
+    :param require: claims every token must carry (``("exp",)``).
+    :param typ: accepted ``typ`` header value(s), e.g. ``"at+jwt"``
+        (case-insensitive, ``application/`` prefix optional; RFC 8725 section
+        3.11); ``None`` does not check it.
+    :param allow_numeric_sub: accept a number as ``sub`` (``False``). RFC 7519
+        makes ``sub`` a string; some legacy issuers send user ids as numbers.
+    :param allow_weak_hmac_keys: accept HMAC secrets shorter than the hash
+        (``False``); only for legacy tokens you cannot re-issue.
+    :param allow_http: allow ``http://`` key set URLs (``False``; loopback tests).
     """
 
-    name: str
-    algorithms: Sequence[str]
-    issuer: str | None = None
-    key: Any = None
-    jwks_url: str | None = None
-    audience: str | Collection[str] | None = None
-    leeway: float = 0
-    require: Sequence[str] = ("exp",)
-    typ: str | Collection[str] | None = None
-    allow_http: bool = False
-    allow_weak_hmac_keys: bool = False
-
-    def key_source(self) -> KeySource:
-        """Where this provider's keys come from, built once."""
-        if self.key is not None and self.jwks_url is not None:
-            raise ConfigurationError(f"provider {self.name!r}: give key or jwks_url, not both")
-        if hasattr(self.key, "current") and hasattr(self.key, "refresh_for"):
-            source: KeySource = self.key  # a KeyRing, a RemoteKeySet, or your own
-            return source
-        if self.key is not None:
-            return KeyRing(
-                self.key, self.algorithms, allow_weak_hmac_keys=self.allow_weak_hmac_keys
-            )
-        if self.jwks_url is None and self.issuer is None:
+    def __init__(
+        self,
+        name: str,
+        algorithms: Sequence[str],
+        *,
+        issuer: str | None = None,
+        key: KeyInput | None = None,
+        jwks_url: str | None = None,
+        audience: str | Collection[str] | None = None,
+        leeway: Duration = 0,
+        require: Sequence[str] = ("exp",),
+        typ: str | Collection[str] | None = None,
+        allow_numeric_sub: bool = False,
+        allow_weak_hmac_keys: bool = False,
+        allow_http: bool = False,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"a provider name must be a non-empty string, not {name!r}")
+        self.name = name
+        where = f"provider {name!r}: "
+        if algorithms is None:
             raise ConfigurationError(
-                f"provider {self.name!r} needs key=, jwks_url= or an issuer to discover keys from"
+                f"{where}algorithms is required, e.g. algorithms=['RS256'] (RFC 8725 section 3.1)"
+            )
+        self.algorithms = validate_algorithms(algorithms)
+        if issuer is not None and (not isinstance(issuer, str) or not issuer):
+            raise ConfigurationError(f"{where}issuer must be a non-empty string, not {issuer!r}")
+        self.issuer = issuer
+        self.audience = _checks.string_set(audience, "audience", example="'api' or ['api']")
+        self.leeway = _checks.seconds(leeway, "leeway")
+        self.require = _checks.strings(require, "require", example="['exp', 'jti']")
+        types = _checks.string_set(typ, "typ", example="'at+jwt'")
+        self.typ = frozenset(t.lower().removeprefix("application/") for t in types) or None
+        self.allow_numeric_sub = _checks.flag(allow_numeric_sub, "allow_numeric_sub")
+        self.allow_weak_hmac_keys = _checks.flag(allow_weak_hmac_keys, "allow_weak_hmac_keys")
+        self.allow_http = _checks.flag(allow_http, "allow_http")
+        self.keys = self._key_source(key, jwks_url, where)
+
+    def __repr__(self) -> str:
+        return f"Provider({self.name!r}, {list(self.algorithms)!r}, issuer={self.issuer!r})"
+
+    def _key_source(self, key: KeyInput | None, jwks_url: str | None, where: str) -> KeySource:
+        """Where this provider's keys come from, built (and checked) once."""
+        if key is not None and jwks_url is not None:
+            raise ConfigurationError(f"{where}give key= or jwks_url=, not both")
+        if is_key_source(key):
+            source: KeySource = key  # type: ignore[assignment]
+            missing = [a for a in self.algorithms if a not in source.algorithms]
+            if missing:
+                raise ConfigurationError(
+                    f"{where}algorithms {list(self.algorithms)} name {missing}, which its key "
+                    f"source {type(source).__name__} does not verify (its algorithms are "
+                    f"{list(source.algorithms)}); make the two lists agree"
+                )
+            return source
+        if key is not None:
+            return KeyRing(key, self.algorithms, allow_weak_hmac_keys=self.allow_weak_hmac_keys)
+        if jwks_url is None and self.issuer is None:
+            raise ConfigurationError(
+                f"{where}give key=, jwks_url= or an issuer to discover the keys from"
             )
         return RemoteKeySet(
-            self.jwks_url,
-            algorithms=self.algorithms,
-            issuer=self.issuer,
-            allow_http=self.allow_http,
+            jwks_url, algorithms=self.algorithms, issuer=self.issuer, allow_http=self.allow_http
         )
 
-    def verifier(self, max_token_bytes: int) -> Verifier:
-        """A verifier for this provider's tokens."""
-        return Verifier(
-            self.key_source(),
-            audience=self.audience,
-            issuer=self.issuer,
-            leeway=self.leeway,
-            require=self.require,
-            typ=self.typ,
-            max_token_bytes=max_token_bytes,
-            provider=self.name,
-        )
+
+class ProviderOptions(TypedDict, total=False):
+    """The keywords of :class:`Provider` after ``name``, for one-provider shortcuts.
+
+    ``JWTMiddleware(app, key=..., algorithms=[...])`` and
+    ``Authenticator.from_options(...)`` take these and build
+    ``Provider("default", ...)``; :class:`Provider` documents each.
+    """
+
+    algorithms: Sequence[str]
+    issuer: str | None
+    key: KeyInput | None
+    jwks_url: str | None
+    audience: str | Collection[str] | None
+    leeway: Duration
+    require: Sequence[str]
+    typ: str | Collection[str] | None
+    allow_numeric_sub: bool
+    allow_weak_hmac_keys: bool
+    allow_http: bool

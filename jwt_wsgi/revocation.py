@@ -11,8 +11,10 @@ middleware's ``require`` to refuse them.
   balancer shares one denylist (redis-py).
 * Any ``is_revoked(claims) -> bool`` callable works too.
 
-A store that cannot answer raises :class:`RevocationUnavailable`; the
-middleware then fails closed (503) by default, or open if configured so.
+A store that cannot answer raises
+:class:`~jwt_wsgi.errors.RevocationUnavailable`; the authenticator then fails
+closed (503, :class:`~jwt_wsgi.errors.RevocationCheckFailed`) by default, or
+open if configured so.
 """
 
 from __future__ import annotations
@@ -23,9 +25,14 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from .errors import ConfigurationError, RevocationUnavailable
 
-class RevocationUnavailable(Exception):
-    """The store could not say whether a token is revoked."""
+__all__ = [
+    "MemoryRevocationStore",
+    "RedisRevocationStore",
+    "RevocationStore",
+    "RevocationUnavailable",
+]
 
 
 class RevocationStore(Protocol):
@@ -43,7 +50,7 @@ def _jti_and_expiry(
         return claims_or_jti, expires_at
     jti = claims_or_jti.get("jti")
     if not isinstance(jti, str):
-        raise ValueError("only tokens with a string 'jti' claim can be revoked")
+        raise ConfigurationError("only tokens with a string 'jti' claim can be revoked")
     exp = claims_or_jti.get("exp")
     if expires_at is None and isinstance(exp, (int, float)) and not isinstance(exp, bool):
         expires_at = float(exp)

@@ -10,12 +10,21 @@ in Werkzeug (and so in Flask). A path no rule matches gets the default mode,
 Matching is on the canonical ``PATH_INFO`` (see :mod:`jwt_wsgi.paths`), so a
 middleware mounted under a ``SCRIPT_NAME`` writes its rules relative to the
 mount point, as the app does. Trailing slashes are not significant: ``/admin``
-also covers ``/admin/``.
+also covers ``/admin/``. A pattern ending in ``/<path:name>`` covers its base
+too: ``Rule("/api/<path:rest>")`` also protects ``/api`` and ``/api/``, unless
+another rule is written for that base.
+
+Rules are checked when they are built: a string where a list belongs
+(``scopes="read write"``), glob or framework syntax that Werkzeug would take
+literally (``/static/*``, ``/users/{id}``, ``/users/:id``), an empty
+``methods``, a malformed pattern, two rules for the same pattern and method,
+or a public rule with checks all raise :class:`~jwt_wsgi.errors.ConfigurationError`.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,18 +33,35 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, RoutingException
 from werkzeug.routing import Rule as _WerkzeugRule
 
-from .errors import InsufficientScope
+from . import _checks
+from .errors import (
+    ClaimMismatch,
+    ConditionFailed,
+    ConfigurationError,
+    ProviderNotAccepted,
+    ScopeMissing,
+)
 from .paths import canonical_path
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
+    from .authenticator import Authenticated
+
 Auth = Literal["required", "optional", "public"]
-_AUTH_MODES = ("required", "optional", "public")
+_AUTH_MODES: tuple[Auth, ...] = ("required", "optional", "public")
 logger = logging.getLogger("jwt_wsgi")
 
 #: ``when=`` callables receive the claims and the WSGI environ.
 Condition = Callable[[Mapping[str, Any], "WSGIEnvironment"], bool]
+
+# Pattern syntax of other tools that Werkzeug would match literally.
+_FOREIGN_SYNTAX = (
+    (re.compile(r"\*"), "a glob '*'", "/static/<path:rest>"),
+    (re.compile(r"\{[^}]*\}"), "a '{name}' placeholder", "/users/<id>"),
+    (re.compile(r"/:[A-Za-z_]"), "a ':name' placeholder", "/users/<id>"),
+)
+_SUBTREE = re.compile(r"/<path(?:\([^)]*\))?:[A-Za-z_][A-Za-z0-9_]*>\Z")
 
 
 class Rule:
@@ -51,15 +77,17 @@ class Rule:
     :param claims: each claim must equal the value, or contain it when the
         claim is a list. A list of values requires all of them.
     :param scopes: all must be in the space-delimited ``scope`` claim (or the
-        ``scp`` list).
-    :param when: ``fn(claims, environ) -> bool`` for anything else. An
-        exception counts as ``False`` and is logged.
+        ``scp`` list), e.g. ``["read", "write"]``.
+    :param when: ``fn(claims, environ) -> bool`` for anything else; only
+        ``True`` allows. An exception counts as a refusal and is logged.
     :param providers: names of the providers whose tokens this path accepts
         (all, by default); another provider's token is 401 ``invalid_token``.
 
     A failed ``claims``, ``scopes`` or ``when`` check answers 403
-    ``insufficient_scope``. With ``auth="optional"`` the checks apply only when
-    a token came.
+    ``insufficient_scope`` (:class:`~jwt_wsgi.errors.ClaimMismatch`,
+    :class:`~jwt_wsgi.errors.ScopeMissing`,
+    :class:`~jwt_wsgi.errors.ConditionFailed`). With ``auth="optional"`` the
+    checks apply only when a token came.
     """
 
     def __init__(
@@ -73,44 +101,73 @@ class Rule:
         when: Condition | None = None,
         providers: Iterable[str] | None = None,
     ) -> None:
-        if auth not in _AUTH_MODES:
-            raise ValueError(f"auth must be one of {_AUTH_MODES}, not {auth!r}")
         if not isinstance(pattern, str) or not pattern.startswith("/"):
-            raise ValueError(f"a rule pattern must start with '/': {pattern!r}")
-        if isinstance(methods, str):
-            raise ValueError("methods must be a list, e.g. ['GET', 'POST']")
+            raise ConfigurationError(
+                f"a rule pattern must be a string starting with '/': {pattern!r}"
+            )
+        for syntax, what, instead in _FOREIGN_SYNTAX:
+            if syntax.search(pattern):
+                raise ConfigurationError(
+                    f"rule {pattern!r} has {what}, which Werkzeug patterns take literally; "
+                    f"write e.g. {instead!r}"
+                )
+        try:
+            Map([_WerkzeugRule(pattern, endpoint=0)])
+        except ValueError as exc:
+            raise ConfigurationError(f"rule {pattern!r} is not a Werkzeug pattern: {exc}") from None
         self.pattern = pattern
-        self.methods = frozenset(m.upper() for m in methods) if methods else None
-        self.auth: Auth = auth
+        where = f"rule {pattern!r}: "
+        if methods is not None:
+            names = _checks.strings(methods, where + "methods", example="['GET', 'POST']")
+            if not names:
+                raise ConfigurationError(
+                    f"{where}methods=[] can never match; leave methods out for every method"
+                )
+            self.methods: frozenset[str] | None = frozenset(m.upper() for m in names)
+        else:
+            self.methods = None
+        self.auth: Auth = _checks.choice(auth, where + "auth", _AUTH_MODES)
+        if claims is not None and not isinstance(claims, Mapping):
+            raise ConfigurationError(
+                f"{where}claims must be a mapping such as {{'roles': 'admin'}}; "
+                f"got {type(claims).__name__}"
+            )
         self.claims: Mapping[str, Any] = dict(claims or {})
-        self.scopes: tuple[str, ...] = tuple(scopes or ())
-        if auth == "public" and (self.claims or self.scopes or when):
-            raise ValueError("a public rule cannot check claims, scopes or conditions")
+        if not all(isinstance(name, str) for name in self.claims):
+            raise ConfigurationError(f"{where}claim names must be strings")
+        self.scopes = _checks.strings(scopes, where + "scopes", example="['read', 'write']")
+        _checks.callable_or_none(when, where + "when", "(claims, environ) -> bool")
         self.when = when
-        self.checks = bool(self.claims or self.scopes or when)
-        if isinstance(providers, str):
-            raise ValueError("providers must be a list of provider names")
-        self.providers = frozenset(providers) if providers is not None else None
-        if auth == "public" and self.providers is not None:
-            raise ValueError("a public rule cannot limit providers")
+        self.providers = (
+            frozenset(_checks.strings(providers, where + "providers", example="['idp']"))
+            if providers is not None
+            else None
+        )
+        if self.auth == "public" and (
+            self.claims or self.scopes or when or self.providers is not None
+        ):
+            raise ConfigurationError(
+                f"{where}a public rule cannot check claims, scopes, conditions or providers"
+            )
+        #: Whether :meth:`authorize` has anything to check.
+        self.checks = bool(self.claims or self.scopes or when or self.providers is not None)
 
     def __repr__(self) -> str:
         methods = sorted(self.methods) if self.methods else None
         return f"Rule({self.pattern!r}, {methods!r}, auth={self.auth!r})"
 
-    def authorize(self, claims: Mapping[str, Any], environ: WSGIEnvironment) -> None:
-        """Raise :class:`InsufficientScope` unless ``claims`` satisfy this rule."""
+    def authorize(self, result: Authenticated, environ: WSGIEnvironment) -> None:
+        """Raise an :class:`~jwt_wsgi.errors.AuthError` unless ``result`` satisfies this rule."""
+        if self.providers is not None and result.provider not in self.providers:
+            raise ProviderNotAccepted()
+        claims = result.claims
         for name, expected in self.claims.items():
             if not _claim_matches(claims.get(name), expected):
-                raise InsufficientScope("the token's claims do not permit this request")
-        if self.scopes:
-            granted = _granted_scopes(claims)
-            if not granted.issuperset(self.scopes):
-                raise InsufficientScope(
-                    "the token lacks a scope this request needs", scope=self.scopes
-                )
+                raise ClaimMismatch()
+        if self.scopes and not _granted_scopes(claims).issuperset(self.scopes):
+            raise ScopeMissing(scope=self.scopes)
         if self.when is not None and not self._call_when(claims, environ):
-            raise InsufficientScope("the token's claims do not permit this request")
+            raise ConditionFailed()
 
     def _call_when(self, claims: Mapping[str, Any], environ: WSGIEnvironment) -> bool:
         assert self.when is not None
@@ -123,7 +180,9 @@ class Rule:
 
 
 def _claim_matches(actual: Any, expected: Any) -> bool:
-    wanted = tuple(expected) if isinstance(expected, (list, tuple, set, frozenset)) else (expected,)
+    wanted = (
+        tuple(expected) if isinstance(expected, list | tuple | set | frozenset) else (expected,)
+    )
     if isinstance(actual, list):
         return all(w in actual for w in wanted)
     return len(wanted) == 1 and type(actual) is type(wanted[0]) and actual == wanted[0]
@@ -171,35 +230,36 @@ class RuleMap:
         check_request_target: bool = True,
         memo_size: int = 4096,
     ) -> None:
-        if default not in _AUTH_MODES:
-            raise ValueError(f"default must be one of {_AUTH_MODES}, not {default!r}")
+        if isinstance(rules, Rule) or not isinstance(rules, Sequence):
+            raise ConfigurationError("rules must be a list of Rule objects")
+        if not all(isinstance(rule, Rule) for rule in rules):
+            raise ConfigurationError("rules must hold Rule objects only")
         self.rules = tuple(rules)
-        self.default = Rule("/", auth=default)
-        self.case_sensitive = case_sensitive
-        self.check_request_target = check_request_target
-        url_map = Map(
-            [
-                _WerkzeugRule(
-                    rule.pattern if case_sensitive else rule.pattern.lower(),
-                    endpoint=index,
-                    methods=rule.methods,
-                )
-                for index, rule in enumerate(self.rules)
-            ],
-            strict_slashes=False,
-            merge_slashes=False,
-            redirect_defaults=False,
-        )
+        self.default = Rule("/", auth=_checks.choice(default, "default", _AUTH_MODES))
+        self.case_sensitive = _checks.flag(case_sensitive, "case_sensitive")
+        self.check_request_target = _checks.flag(check_request_target, "check_request_target")
+        _refuse_duplicates(self.rules, case_sensitive)
+        patterns = {_normal(rule.pattern, case_sensitive) for rule in self.rules}
+        compiled = []
+        for index, rule in enumerate(self.rules):
+            pattern = rule.pattern if case_sensitive else rule.pattern.lower()
+            compiled.append(_WerkzeugRule(pattern, endpoint=index, methods=rule.methods))
+            subtree = _SUBTREE.search(pattern)
+            if subtree is not None:
+                base = pattern[: subtree.start()] or "/"
+                if _normal(base, True) not in patterns:
+                    compiled.append(_WerkzeugRule(base, endpoint=index, methods=rule.methods))
+        url_map = Map(compiled, strict_slashes=False, merge_slashes=False, redirect_defaults=False)
         self._adapter = url_map.bind("localhost")
         self._memo: dict[tuple[str, str, str, str], tuple[str, Rule]] = {}
-        self._memo_size = memo_size
+        self._memo_size = _checks.count(memo_size, "memo_size", minimum=1)
         self._memo_lock = threading.Lock()
 
     def route(self, environ: WSGIEnvironment) -> tuple[str, Rule]:
         """The canonical ``PATH_INFO`` (WSGI form) and the rule for this request.
 
-        Raises :class:`~jwt_wsgi.errors.InvalidRequest` for a path that
-        cannot be made safe; such requests are never remembered.
+        Raises :class:`~jwt_wsgi.errors.UnsafePath` for a path that cannot be
+        made safe; such requests are never remembered.
         """
         method = environ.get("REQUEST_METHOD", "GET")
         path_info = environ.get("PATH_INFO", "")
@@ -211,7 +271,7 @@ class RuleMap:
         found = self._memo.get(key)
         if found is not None:
             return found
-        wsgi_path, path = canonical_path(environ, self.check_request_target)
+        wsgi_path, path = canonical_path(path_info, script_name, target, self.check_request_target)
         found = (wsgi_path, self.match(path, method))
         if len(path_info) + len(target) <= self.MEMO_MAX_CHARS:
             with self._memo_lock:
@@ -233,3 +293,32 @@ class RuleMap:
             # none of them names a rule, so the default applies.
             return self.default
         return self.rules[index]
+
+
+def _normal(pattern: str, case_sensitive: bool) -> str:
+    """A pattern as routing sees it: no trailing slash, case folded if routing folds it."""
+    pattern = pattern.rstrip("/") or "/"
+    return pattern if case_sensitive else pattern.lower()
+
+
+def _methods_overlap(a: frozenset[str] | None, b: frozenset[str] | None) -> bool:
+    if a is None or b is None:
+        return True
+    # HEAD follows GET, so a GET rule also answers HEAD.
+    a = a | {"HEAD"} if "GET" in a else a
+    b = b | {"HEAD"} if "GET" in b else b
+    return bool(a & b)
+
+
+def _refuse_duplicates(rules: Sequence[Rule], case_sensitive: bool) -> None:
+    """Two rules for the same pattern and method: one would silently lose."""
+    seen: dict[str, list[Rule]] = {}
+    for rule in rules:
+        same = seen.setdefault(_normal(rule.pattern, case_sensitive), [])
+        for other in same:
+            if _methods_overlap(rule.methods, other.methods):
+                raise ConfigurationError(
+                    f"{other!r} and {rule!r} cover the same paths and methods; "
+                    "merge them or split their methods"
+                )
+        same.append(rule)

@@ -1,15 +1,18 @@
 """Token verification: a strict parse, PyJWT's signature check, then the claims.
 
-:class:`Verifier` is configured once and then called per token. It splits the
-work in two so that the verified-token cache can skip the expensive part:
+:class:`Verifier` applies one :class:`~jwt_wsgi.providers.Provider`'s settings.
+It splits the work in two so that the verified-token cache can skip the
+expensive part:
 
-1. :meth:`Verifier.verify` parses the compact JWS strictly, checks the
-   signature with PyJWT's algorithm objects and the keys its key source
-   (:class:`~jwt_wsgi.keys.KeyRing`, :class:`~jwt_wsgi.jwks.RemoteKeySet`)
-   has prepared, and checks the claims that never change (``iss``, ``aud``,
+1. :meth:`Verifier.verify_static` parses the compact JWS strictly, checks the
+   signature with PyJWT's algorithm objects and the keys its key source has
+   prepared, and checks the claims that never change (``iss``, ``aud``,
    required claims, types). Its :class:`Verified` result can be cached.
 2. :meth:`Verifier.check_time` checks ``exp``, ``nbf`` and ``iat`` against
    the current time. It runs on every request, cached or not.
+
+:meth:`Verifier.verify` does both. Each refusal raises its own
+:class:`~jwt_wsgi.errors.InvalidToken` subclass.
 
 The parse is stricter than PyJWT on purpose (RFC 7515, RFC 7519, RFC 8725):
 base64url without padding and with canonical trailing bits, UTF-8 JSON only (no
@@ -25,27 +28,46 @@ from __future__ import annotations
 import binascii
 import json
 import math
-from collections.abc import Collection, Sequence
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidToken
-from .keys import KeyRing, KeySource
+from .errors import (
+    DisallowedAlgorithm,
+    ExpiredToken,
+    ImmatureToken,
+    InvalidAudience,
+    InvalidClaim,
+    InvalidIssuer,
+    InvalidSignature,
+    InvalidTokenType,
+    IssuedInFuture,
+    MalformedToken,
+    MissingClaim,
+    TokenTooLarge,
+    UnknownKey,
+    UnsupportedToken,
+)
+
+if TYPE_CHECKING:
+    from .keys import KeyRing, KeySource
+    from .providers import Provider
 
 _NUMERIC_DATES = ("exp", "nbf", "iat")
 
 
 @dataclass(slots=True)
 class Verified:
-    """A token whose signature and static claims checked out.
+    """A token whose signature and static claims checked out: a cache entry.
 
     :param header: the JOSE header.
     :param claims: the claim set. Read-only: cached requests share it, and
         handlers get :meth:`fresh_claims` instead.
     :param kid: the key id of the key that verified it.
     :param verifier: the verifier (provider) that accepted it.
-    :param ring: the key ring that verified it; a cached entry is good only
-        while its verifier's keys are still this ring.
+    :param ring: the key ring that verified it; the entry is good only while
+        its verifier's keys are still this ring.
     :param valid_from: the first instant it is valid (``nbf``/``iat`` less
         the leeway), ``-inf`` when unbounded.
     :param valid_until: the instant it stops being valid (``exp`` plus the
@@ -65,19 +87,19 @@ class Verified:
     header_nested: bool = False
 
     @property
-    def expires(self) -> float | None:
-        """The ``exp`` claim, or ``None``."""
-        exp = self.claims.get("exp")
-        return exp
-
-    @property
-    def provider(self) -> str | None:
+    def provider(self) -> str:
         """The name of the provider that accepted the token."""
-        return self.verifier.provider
+        return self.verifier.name
 
-    def current(self) -> bool:
-        """Whether the keys that verified the token are still the keys in force."""
-        return self.verifier.keys.current() is self.ring
+    def holds(self, now: float) -> bool:
+        """Whether this verification still stands: the same keys, inside its time window.
+
+        The one freshness test of a cached entry. ``False`` means verify
+        again; :meth:`Verifier.check_time` then says whether time ran out.
+        """
+        return (
+            self.verifier.keys.current() is self.ring and self.valid_from <= now < self.valid_until
+        )
 
     def fresh_claims(self) -> dict[str, Any]:
         """A deep copy of the claims for one request, so mutations stay there."""
@@ -119,14 +141,14 @@ def b64decode(segment: str) -> bytes:
     """
     tail = len(segment) % 4
     if tail == 1 or "=" in segment or "+" in segment or "/" in segment:
-        raise InvalidToken("the token is not valid base64url")
+        raise MalformedToken("the token is not valid base64url")
     standard = segment.replace("-", "+").replace("_", "/") + _PADDING[tail]
     try:
         data = binascii.a2b_base64(standard, strict_mode=True)
     except (binascii.Error, ValueError):
-        raise InvalidToken("the token is not valid base64url") from None
+        raise MalformedToken("the token is not valid base64url") from None
     if tail and _ALPHABET_INDEX[segment[-1]] & _SPARE_BITS[tail]:
-        raise InvalidToken("the token is not valid base64url")
+        raise MalformedToken("the token is not valid base64url")
     return data
 
 
@@ -158,9 +180,9 @@ def parse_json_object(data: bytes, what: str) -> dict[str, Any]:
     try:
         value = _DECODER.decode(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise InvalidToken(f"the token {what} is not a UTF-8 JSON object") from None
+        raise MalformedToken(f"the token {what} is not a UTF-8 JSON object") from None
     if not isinstance(value, dict):
-        raise InvalidToken(f"the token {what} is not a JSON object")
+        raise MalformedToken(f"the token {what} is not a JSON object")
     return value
 
 
@@ -171,10 +193,10 @@ def peek_claim(token: str, name: str, max_bytes: int) -> Any:
     the keys the token is then verified with, never trusted on its own.
     """
     if len(token) > max_bytes:
-        raise InvalidToken("the token is too large")
+        raise TokenTooLarge()
     segments = token.split(".")
     if len(segments) != 3:
-        raise InvalidToken("the token is not a compact JWS")
+        raise MalformedToken("the token is not a compact JWS")
     return parse_json_object(b64decode(segments[1]), "claim set").get(name)
 
 
@@ -183,56 +205,45 @@ def _number(value: Any) -> bool:
 
 
 class Verifier:
-    """Verifies tokens against one configuration, built once.
+    """Verifies tokens against one provider's settings.
 
-    :param keys: where the keys come from: a :class:`~jwt_wsgi.keys.KeyRing`,
-        or a remote key set that refreshes itself (:mod:`jwt_wsgi.jwks`).
-    :param audience: accepted ``aud`` values; when set, the claim is required
-        and must contain one of them. When unset, a token with ``aud`` is
-        refused (RFC 7519 section 4.1.3).
-    :param issuer: accepted ``iss`` values; when set, the claim is required.
-    :param leeway: seconds of clock skew allowed for ``exp``, ``nbf``, ``iat``.
-    :param require: claims that must be present.
-    :param typ: when set, the ``typ`` header must equal one of these
-        (case-insensitive, ``application/`` prefix optional; RFC 8725 3.11).
+    :param provider: the settings (:class:`~jwt_wsgi.providers.Provider`).
     :param max_token_bytes: longer tokens are refused before any parsing.
-    :param provider: a name for this configuration, reported in
-        :attr:`Verified.provider` (several providers, see :mod:`jwt_wsgi.providers`).
+    :param clock: returns the current Unix time, for :meth:`verify`.
     """
 
     def __init__(
         self,
-        keys: KeySource,
+        provider: Provider,
         *,
-        audience: str | Collection[str] | None = None,
-        issuer: str | Collection[str] | None = None,
-        leeway: float = 0,
-        require: Sequence[str] = ("exp",),
-        typ: str | Collection[str] | None = None,
         max_token_bytes: int = 8192,
-        provider: str | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.keys = keys
         self.provider = provider
-        self.audience = _string_set(audience, "audience")
-        self.issuer = _string_set(issuer, "issuer")
-        self.leeway = float(leeway)
-        if self.leeway < 0:
-            raise ValueError("leeway must not be negative")
-        self.require = tuple(require)
-        if self.audience and "aud" not in self.require:
-            self.require += ("aud",)
-        if self.issuer and "iss" not in self.require:
-            self.require += ("iss",)
-        types = _string_set(typ, "typ")
-        self.typ = (
-            frozenset(t.lower().removeprefix("application/") for t in types) if types else None
-        )
+        self.name = provider.name
+        #: The key source in force; :meth:`set_keys` replaces it.
+        self.keys: KeySource = provider.keys
         self.max_token_bytes = max_token_bytes
+        self.clock = clock
+        self._algorithms = frozenset(provider.algorithms)
+        self._leeway = provider.leeway
+        required = dict.fromkeys(provider.require)
+        if provider.audience:
+            required["aud"] = None
+        if provider.issuer is not None:
+            required["iss"] = None
+        self._required = tuple(required)
+        self._string_claims = ("jti",) if provider.allow_numeric_sub else ("sub", "jti")
 
     def set_keys(self, keys: KeySource) -> None:
         """Verify with other keys from now on; tokens verified before are not current."""
         self.keys = keys
+
+    def verify(self, token: str) -> Verified:
+        """Everything, the clock included: the safe one-call check."""
+        verified = self.verify_static(token)
+        self.check_time(verified, self.clock())
+        return verified
 
     def verify_jws(self, token: str) -> tuple[dict[str, Any], bytes, str | None, KeyRing]:
         """Check structure, header and signature.
@@ -241,36 +252,44 @@ class Verifier:
         verified the signature and the ring it came from.
         """
         if len(token) > self.max_token_bytes:
-            raise InvalidToken("the token is too large")
+            raise TokenTooLarge()
         dots = token.count(".")
         if dots == 4:
-            raise InvalidToken("encrypted tokens (JWE) are not accepted")
+            raise UnsupportedToken("encrypted tokens (JWE) are not accepted")
         if dots != 2:
-            raise InvalidToken("the token is not a compact JWS")
+            raise MalformedToken("the token is not a compact JWS")
         header_b64, payload_b64, signature_b64 = token.split(".")
         # An empty payload is a valid JWS (RFC 7515); it is never a claim set,
-        # which the JWT layer refuses.
-        if not header_b64 or not signature_b64:
-            raise InvalidToken("the token has an empty segment")
+        # which the JWT layer refuses. An empty signature is checked after the
+        # algorithm, so that an "alg": "none" token is named for what it is.
+        if not header_b64:
+            raise MalformedToken("the token has an empty segment")
         header = parse_json_object(b64decode(header_b64), "header")
-        ring = self.keys.current()
         alg = header.get("alg")
-        algorithm = ring.algorithm(alg) if isinstance(alg, str) else None
+        if not isinstance(alg, str) or alg not in self._algorithms:
+            raise DisallowedAlgorithm()
+        if not signature_b64:
+            raise MalformedToken("the token has an empty segment")
+        ring = self.keys.current()
+        algorithm = ring.algorithm(alg)
         if algorithm is None:
-            raise InvalidToken("the token's algorithm is not allowed")
+            raise DisallowedAlgorithm()
         if "crit" in header:
             # We implement no JWS extension, so every critical one is unknown
             # to us (RFC 7515 section 4.1.11).
-            raise InvalidToken("the token uses a critical extension that is not supported")
+            raise UnsupportedToken("the token uses a critical extension that is not supported")
         if "b64" in header:
-            raise InvalidToken("unencoded payloads (b64) are not supported")
-        if self.typ is not None:
+            raise UnsupportedToken("unencoded payloads (b64) are not supported")
+        if self.provider.typ is not None:
             typ = header.get("typ")
-            if not isinstance(typ, str) or typ.lower().removeprefix("application/") not in self.typ:
-                raise InvalidToken("the token type is not accepted")
+            if (
+                not isinstance(typ, str)
+                or typ.lower().removeprefix("application/") not in self.provider.typ
+            ):
+                raise InvalidTokenType()
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
-            raise InvalidToken("the token's key id is not a string")
+            raise MalformedToken("the token's key id is not a string")
         signature = b64decode(signature_b64)
         payload = b64decode(payload_b64)
         signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
@@ -281,27 +300,31 @@ class Verifier:
             ring = self.keys.refresh_for(kid)
             candidates = ring.candidates(kid)
         if not candidates:
-            raise InvalidToken("no key matches the token's key id")
+            raise UnknownKey()
         for candidate in candidates:
-            key = candidate.prepared.get(alg)  # type: ignore[arg-type]
+            key = candidate.prepared.get(alg)
             if key is not None and _safe_verify(algorithm, signing_input, key, signature):
                 return header, payload, candidate.kid, ring
-        raise InvalidToken("the token signature is invalid")
+        raise InvalidSignature()
 
-    def verify(self, token: str) -> Verified:
+    def verify_static(self, token: str) -> Verified:
         """Everything but the clock: signature, then the claims that never change."""
         header, payload, kid, ring = self.verify_jws(token)
         claims = parse_json_object(payload, "claim set")
-        for name in self.require:
+        for name in self._required:
             if name not in claims:
-                raise InvalidToken(f"the token has no '{name}' claim")
+                raise MissingClaim(f"the token has no '{name}' claim")
         for name in _NUMERIC_DATES:
             if name in claims and not _number(claims[name]):
-                raise InvalidToken(f"the token's '{name}' claim is not a number")
-        for name in ("sub", "jti"):
+                raise InvalidClaim(f"the token's '{name}' claim is not a number")
+        for name in self._string_claims:
             if name in claims and not isinstance(claims[name], str):
-                raise InvalidToken(f"the token's '{name}' claim is not a string")
-        self._check_issuer(claims)
+                raise InvalidClaim(f"the token's '{name}' claim is not a string")
+        sub = claims.get("sub")
+        if sub is not None and (isinstance(sub, bool) or not isinstance(sub, str | int)):
+            raise InvalidClaim("the token's 'sub' claim is not a string or an integer")
+        if self.provider.issuer is not None and claims.get("iss") != self.provider.issuer:
+            raise InvalidIssuer()
         self._check_audience(claims)
         exp = claims.get("exp")
         starts = [claims[name] for name in ("nbf", "iat") if name in claims]
@@ -311,8 +334,8 @@ class Verifier:
             kid=kid,
             verifier=self,
             ring=ring,
-            valid_from=max(starts) - self.leeway if starts else -math.inf,
-            valid_until=exp + self.leeway if exp is not None else math.inf,
+            valid_from=max(starts) - self._leeway if starts else -math.inf,
+            valid_until=exp + self._leeway if exp is not None else math.inf,
             nested=tuple([k for k, v in claims.items() if type(v) is dict or type(v) is list]),
             header_nested=any(type(v) is dict or type(v) is list for v in header.values()),
         )
@@ -324,16 +347,12 @@ class Verifier:
         ``iat``) ``> now + leeway``, as PyJWT decides.
         """
         if now >= verified.valid_until:
-            raise InvalidToken("the token has expired")
+            raise ExpiredToken()
         if now < verified.valid_from:
             nbf = verified.claims.get("nbf")
-            if nbf is not None and nbf > now + self.leeway:
-                raise InvalidToken("the token is not valid yet")
-            raise InvalidToken("the token was issued in the future")
-
-    def _check_issuer(self, claims: dict[str, Any]) -> None:
-        if self.issuer and claims.get("iss") not in self.issuer:
-            raise InvalidToken("the token's issuer is not accepted")
+            if nbf is not None and nbf > now + self._leeway:
+                raise ImmatureToken()
+            raise IssuedInFuture()
 
     def _check_audience(self, claims: dict[str, Any]) -> None:
         if "aud" not in claims:
@@ -341,9 +360,9 @@ class Verifier:
         aud = claims["aud"]
         values = [aud] if isinstance(aud, str) else aud
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise InvalidToken("the token's audience is malformed")
-        if not self.audience or self.audience.isdisjoint(values):
-            raise InvalidToken("the token is not meant for this audience")
+            raise InvalidClaim("the token's audience is malformed")
+        if not self.provider.audience or self.provider.audience.isdisjoint(values):
+            raise InvalidAudience()
 
 
 def _safe_verify(algorithm: Any, message: bytes, key: Any, signature: bytes) -> bool:
@@ -354,14 +373,3 @@ def _safe_verify(algorithm: Any, message: bytes, key: Any, signature: bytes) -> 
         return bool(algorithm.verify(message, key, signature))
     except Exception:
         return False
-
-
-def _string_set(value: str | Collection[str] | None, what: str) -> frozenset[str]:
-    if value is None:
-        return frozenset()
-    if isinstance(value, str):
-        return frozenset((value,))
-    values = frozenset(value)
-    if not all(isinstance(v, str) for v in values):
-        raise ValueError(f"{what} must be a string or a collection of strings")
-    return values

@@ -12,6 +12,8 @@ from wsgiref.validate import validator
 import jwt
 from werkzeug.test import Client, TestResponse
 
+from jwt_wsgi import AuthError
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -95,6 +97,23 @@ def http_request(
         return response.status, dict(response.getheaders()), response.read()
     finally:
         conn.close()
+
+
+class Refusals:
+    """An ``on_error`` that records each refusal and answers with the default response."""
+
+    def __init__(self) -> None:
+        self.errors: list[AuthError] = []
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse, error: AuthError
+    ) -> Iterable[bytes]:
+        self.errors.append(error)
+        return error(environ, start_response)
+
+    def last(self) -> type[AuthError]:
+        """The class of the latest refusal."""
+        return type(self.errors[-1])
 
 
 class ValidatingClient(Client):

@@ -19,9 +19,35 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from jwt_wsgi import JWTMiddleware, Rule
+from jwt_wsgi import (
+    AuthError,
+    ClaimMismatch,
+    DisallowedAlgorithm,
+    ExpiredToken,
+    InvalidClaim,
+    InvalidSignature,
+    JWTMiddleware,
+    MalformedCredentials,
+    MalformedToken,
+    MissingToken,
+    Rule,
+    TokenTooLarge,
+    UnknownKey,
+    UnsafePath,
+    UnsupportedToken,
+)
 
-from .helpers import NOW, SECRET, Clock, ValidatingClient, b64, echo_app, hs256_token, make_token
+from .helpers import (
+    NOW,
+    SECRET,
+    Clock,
+    Refusals,
+    ValidatingClient,
+    b64,
+    echo_app,
+    hs256_token,
+    make_token,
+)
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 ATTACKER_RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -58,7 +84,7 @@ def middleware(**options: Any) -> JWTMiddleware:
     )
 
 
-Attack = tuple[Callable[[], JWTMiddleware], str, dict[str, str], int]
+Attack = tuple[Callable[[], JWTMiddleware], str, dict[str, str], type[AuthError]]
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -67,37 +93,37 @@ def bearer(token: str) -> dict[str, str]:
 
 ATTACKS: dict[str, Attack] = {
     # Algorithm attacks (RFC 8725 2.1, 3.1)
-    "alg-none": (middleware, "/admin", bearer(unsigned("none")), 401),
-    "alg-None-mixed-case": (middleware, "/admin", bearer(unsigned("None")), 401),
+    "alg-none": (middleware, "/admin", bearer(unsigned("none")), DisallowedAlgorithm),
+    "alg-None-mixed-case": (middleware, "/admin", bearer(unsigned("None")), DisallowedAlgorithm),
     "alg-none-with-signature": (
         middleware,
         "/admin",
         bearer(unsigned("none") + "c2ln"),
-        401,
+        DisallowedAlgorithm,
     ),
     "alg-confusion-hs256-signed-with-rsa-public-pem": (
         rsa_middleware,
         "/admin",
         bearer(hmac_token({"alg": "HS256"}, CLAIMS, RSA_PEM)),
-        401,
+        DisallowedAlgorithm,
     ),
     "alg-swap-es256-token-for-rsa-key": (
         lambda: middleware(key=RSA_KEY.public_key(), algorithms=["RS256", "ES256"]),
         "/admin",
         bearer(jwt.encode(CLAIMS, EC_KEY, algorithm="ES256")),
-        401,
+        InvalidSignature,
     ),
     "alg-swap-rs256-token-for-ec-key": (
         lambda: middleware(key=EC_KEY.public_key(), algorithms=["RS256", "ES256"]),
         "/admin",
         bearer(jwt.encode(CLAIMS, ATTACKER_RSA, algorithm="RS256")),
-        401,
+        InvalidSignature,
     ),
     "alg-not-in-allow-list": (
         middleware,
         "/admin",
         bearer(jwt.encode(CLAIMS, SECRET, algorithm="HS512")),
-        401,
+        DisallowedAlgorithm,
     ),
     # Header-embedded keys (CVE-2018-0114 and friends)
     "jwk-header-embedded-key": (
@@ -115,7 +141,7 @@ ATTACKS: dict[str, Attack] = {
                 },
             )
         ),
-        401,
+        InvalidSignature,
     ),
     "jku-header-remote-key": (
         rsa_middleware,
@@ -125,7 +151,7 @@ ATTACKS: dict[str, Attack] = {
                 CLAIMS, ATTACKER_RSA, algorithm="RS256", headers={"jku": "http://127.0.0.1:9/k"}
             )
         ),
-        401,
+        InvalidSignature,
     ),
     "x5u-header-remote-cert": (
         rsa_middleware,
@@ -135,84 +161,89 @@ ATTACKS: dict[str, Attack] = {
                 CLAIMS, ATTACKER_RSA, algorithm="RS256", headers={"x5u": "http://127.0.0.1:9/c"}
             )
         ),
-        401,
+        InvalidSignature,
     ),
     "x5c-header-embedded-cert": (
         rsa_middleware,
         "/admin",
         bearer(jwt.encode(CLAIMS, ATTACKER_RSA, algorithm="RS256", headers={"x5c": ["MIIB"]})),
-        401,
+        InvalidSignature,
     ),
     # kid injection
     "kid-path-traversal-to-empty-file": (
         lambda: middleware(key={"keys": [{"kty": "oct", "k": b64(SECRET.encode()), "kid": "k"}]}),
         "/admin",
         bearer(hmac_token({"alg": "HS256", "kid": "../../../dev/null"}, CLAIMS, b"")),
-        401,
+        UnknownKey,
     ),
     "kid-sql-injection": (
         lambda: middleware(key={"keys": [{"kty": "oct", "k": b64(SECRET.encode()), "kid": "k"}]}),
         "/admin",
         bearer(hmac_token({"alg": "HS256", "kid": "x' UNION SELECT 'key"}, CLAIMS, b"key")),
-        401,
+        UnknownKey,
     ),
     "kid-not-a-string": (
         middleware,
         "/admin",
         bearer(hs256_token({"alg": "HS256", "kid": {"$ne": None}}, CLAIMS)),
-        401,
+        MalformedToken,
     ),
     # Oversized and malformed tokens (CVE-2025-27144 style)
     "oversized-token-1mb": (
         middleware,
         "/admin",
         bearer("a" * 1_000_000 + ".b.c"),
-        401,
+        TokenTooLarge,
     ),
-    "many-dots": (middleware, "/admin", bearer("." * 100_000), 401),
-    "jwe-five-segments": (middleware, "/admin", bearer("eyJhbGciOiJkaXIifQ.a.b.c.d"), 401),
+    "many-dots": (middleware, "/admin", bearer("." * 100_000), TokenTooLarge),
+    "jwe-five-segments": (
+        middleware,
+        "/admin",
+        bearer("eyJhbGciOiJkaXIifQ.a.b.c.d"),
+        UnsupportedToken,
+    ),
     "json-serialization-instead-of-compact": (
         middleware,
         "/admin",
         bearer(b64(json.dumps({"payload": "x", "signature": "y"}).encode())),
-        401,
+        MalformedToken,
     ),
     # Parser differentials where PyJWT 2.15 is looser than the RFCs
     "crit-unknown-extension": (
         middleware,
         "/admin",
         bearer(hs256_token({"alg": "HS256", "crit": ["x-ignore-exp"]}, CLAIMS)),
-        401,
+        UnsupportedToken,
     ),
     "b64-false-unencoded-payload": (
         middleware,
         "/admin",
         bearer(hs256_token({"alg": "HS256", "b64": False, "crit": ["b64"]}, CLAIMS)),
-        401,
+        UnsupportedToken,
     ),
     "padded-signature-respelling": (
         middleware,
         "/admin",
         bearer(hs256_token({"alg": "HS256"}, CLAIMS) + "="),
-        401,
+        MalformedToken,
     ),
     "utf16-payload": (
         middleware,
         "/admin",
         bearer(hs256_token({"alg": "HS256"}, json.dumps(CLAIMS).encode("utf-16"))),
-        401,
+        MalformedToken,
     ),
     "bom-payload": (
         middleware,
         "/admin",
         bearer(hs256_token({"alg": "HS256"}, b"\xef\xbb\xbf" + json.dumps(CLAIMS).encode())),
-        401,
+        MalformedToken,
     ),
     "exp-as-digit-string": (
         middleware,
         "/admin",
         bearer(hs256_token({"alg": "HS256"}, {**CLAIMS, "exp": str(int(NOW) + 600)})),
-        401,
+        InvalidClaim,
     ),
     "duplicate-claim-last-wins": (
         middleware,
@@ -223,65 +254,77 @@ ATTACKS: dict[str, Attack] = {
                 f'{{"sub":"m","roles":"user","roles":"admin","exp":{int(NOW) + 600}}}'.encode(),
             )
         ),
-        401,
+        MalformedToken,
     ),
     "claims-not-an-object": (
         middleware,
         "/admin",
         bearer(hs256_token({"alg": "HS256"}, b'["admin"]')),
-        401,
+        MalformedToken,
     ),
     # Claims
     "expired-token": (
         middleware,
         "/admin",
         bearer(make_token({"roles": "admin", "exp": int(NOW) - 1})),
-        401,
+        ExpiredToken,
     ),
     "role-escalation-wrong-role": (
         middleware,
         "/admin",
         bearer(make_token({"roles": "user"})),
-        403,
+        ClaimMismatch,
     ),
     # Header smuggling
     "two-authorization-headers-joined": (
         middleware,
         "/admin",
         {"Authorization": f"Bearer {make_token({'roles': 'admin'})},Bearer x.y.z"},
-        400,
+        MalformedCredentials,
     ),
-    "non-latin1-junk-in-header": (middleware, "/admin", {"Authorization": "Bearer \xff\xfe"}, 400),
+    "non-latin1-junk-in-header": (
+        middleware,
+        "/admin",
+        {"Authorization": "Bearer \xff\xfe"},
+        MalformedCredentials,
+    ),
     # Path confusion in front of the router
-    "envoy-cve-2019-9901-dot-dot": (middleware, "/public/../admin", {}, 401),
+    "envoy-cve-2019-9901-dot-dot": (middleware, "/public/../admin", {}, MissingToken),
     # (Werkzeug's test client reads "//admin" as a network location, so the
     # raw target disagrees with PATH_INFO: 400 here; 401 on gunicorn, see
     # test_gunicorn.py.)
-    "istio-cve-2021-29492-double-slash": (middleware, "//admin", {}, 400),
-    "double-slash-after-dot-dot": (middleware, "/x/..//admin", {}, 401),
-    "istio-cve-2021-29492-encoded-slash": (middleware, "/%2Fadmin", {}, 400),
-    "istio-27409-dot-dot-semicolon": (middleware, "/..;/admin", {}, 400),
-    "trailing-dot-dot": (middleware, "/admin/x/..", {}, 401),
+    "istio-cve-2021-29492-double-slash": (middleware, "//admin", {}, UnsafePath),
+    "double-slash-after-dot-dot": (middleware, "/x/..//admin", {}, MissingToken),
+    "istio-cve-2021-29492-encoded-slash": (middleware, "/%2Fadmin", {}, UnsafePath),
+    "istio-27409-dot-dot-semicolon": (middleware, "/..;/admin", {}, UnsafePath),
+    "trailing-dot-dot": (middleware, "/admin/x/..", {}, MissingToken),
     "express-unless-16-case-folding": (
         lambda: middleware(case_sensitive=False),
         "/ADMIN",
         {},
-        401,
+        MissingToken,
     ),
-    "backslash-separator": (middleware, "/admin\\..\\admin", {}, 400),
-    "nul-byte": (middleware, "/admin%00", {}, 400),
+    "backslash-separator": (middleware, "/admin\\..\\admin", {}, UnsafePath),
+    "nul-byte": (middleware, "/admin%00", {}, UnsafePath),
 }
 
 
 @pytest.mark.parametrize(
-    ("build", "path", "headers", "status"),
+    ("build", "path", "headers", "refusal"),
     [pytest.param(*attack, id=name) for name, attack in ATTACKS.items()],
 )
 def test_attack_is_refused(
-    build: Callable[[], JWTMiddleware], path: str, headers: dict[str, str], status: int
+    build: Callable[[], JWTMiddleware],
+    path: str,
+    headers: dict[str, str],
+    refusal: type[AuthError],
 ) -> None:
-    response = ValidatingClient(build()).get(path, headers=headers)
-    assert response.status_code == status, response.get_data(as_text=True)
+    middleware = build()
+    refusals = Refusals()
+    middleware.on_error = refusals
+    response = ValidatingClient(middleware).get(path, headers=headers)
+    assert refusals.last() is refusal
+    assert response.status_code == refusal.status, response.get_data(as_text=True)
     body = response.get_data(as_text=True)
     token = headers.get("Authorization", "").removeprefix("Bearer ")
     if len(token) > 8:

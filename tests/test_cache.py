@@ -4,17 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from jwt_wsgi import JWTMiddleware, KeyRing, Rule, Verifier
+from jwt_wsgi import (
+    ClaimMismatch,
+    ExpiredToken,
+    ImmatureToken,
+    InvalidSignature,
+    JWTMiddleware,
+    MalformedToken,
+    Provider,
+    Rule,
+    ScopeMissing,
+)
 from jwt_wsgi.cache import TokenCache
+from jwt_wsgi.tokens import Verifier
 
-from .helpers import NOW, SECRET, Clock, ValidatingClient, echo_app, make_token, run_in_threads
+from .helpers import (
+    NOW,
+    SECRET,
+    Clock,
+    Refusals,
+    ValidatingClient,
+    echo_app,
+    make_token,
+    run_in_threads,
+)
 
 OTHER = "o" * 64
 
 
-def build(clock: Clock, **options: Any) -> JWTMiddleware:
+def build(clock: Clock, refusals: Refusals | None = None, **options: Any) -> JWTMiddleware:
     options.setdefault("key", SECRET)
-    return JWTMiddleware(echo_app, algorithms=["HS256"], clock=clock, **options)
+    return JWTMiddleware(echo_app, algorithms=["HS256"], clock=clock, on_error=refusals, **options)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -32,19 +52,22 @@ def test_second_request_is_a_hit(clock: Clock) -> None:
 
 
 def test_hit_still_checks_expiry_and_drops_the_entry(clock: Clock) -> None:
-    mw = build(clock)
+    refusals = Refusals()
+    mw = build(clock, refusals)
     c = ValidatingClient(mw)
     token = make_token({"exp": int(NOW) + 60})
     assert c.get("/", headers=bearer(token)).status_code == 200
     clock.now = NOW + 60
     response = c.get("/", headers=bearer(token))
     assert response.status_code == 401
+    assert refusals.last() is ExpiredToken
     assert response.get_json()["error_description"] == "the token has expired"
     assert len(mw.cache) == 0
 
 
 def test_hit_honours_leeway(clock: Clock) -> None:
-    mw = build(clock, leeway=30)
+    refusals = Refusals()
+    mw = build(clock, refusals, leeway=30)
     c = ValidatingClient(mw)
     token = make_token({"exp": int(NOW) + 60})
     assert c.get("/", headers=bearer(token)).status_code == 200
@@ -52,39 +75,48 @@ def test_hit_honours_leeway(clock: Clock) -> None:
     assert c.get("/", headers=bearer(token)).status_code == 200
     clock.now = NOW + 90
     assert c.get("/", headers=bearer(token)).status_code == 401
+    assert refusals.last() is ExpiredToken
 
 
 def test_hit_before_nbf_is_refused(clock: Clock) -> None:
-    mw = build(clock)
+    refusals = Refusals()
+    mw = build(clock, refusals)
     c = ValidatingClient(mw)
     token = make_token({"nbf": int(NOW) + 10})
     clock.now = NOW + 10
     assert c.get("/", headers=bearer(token)).status_code == 200
     clock.now = NOW  # a clock stepped back must not let a cached token through early
     assert c.get("/", headers=bearer(token)).status_code == 401
+    assert refusals.last() is ImmatureToken
 
 
 def test_hit_still_applies_every_rule(clock: Clock) -> None:
+    refusals = Refusals()
     mw = build(
         clock,
+        refusals,
         rules=[Rule("/admin", claims={"roles": "admin"}), Rule("/write", scopes=["w"])],
     )
     c = ValidatingClient(mw)
     token = make_token({"roles": "user", "scope": "r"})
     assert c.get("/", headers=bearer(token)).status_code == 200  # now cached
     assert c.get("/admin", headers=bearer(token)).status_code == 403
+    assert refusals.last() is ClaimMismatch
     assert c.get("/write", headers=bearer(token)).status_code == 403
+    assert refusals.last() is ScopeMissing
     assert mw.cache.hits == 2
 
 
 def test_removed_key_stops_cached_tokens(clock: Clock) -> None:
-    mw = build(clock, key=[SECRET, OTHER])
+    refusals = Refusals()
+    mw = build(clock, refusals, key=[SECRET, OTHER])
     c = ValidatingClient(mw)
     old, new = make_token(key=SECRET), make_token(key=OTHER)
     assert c.get("/", headers=bearer(old)).status_code == 200
     assert c.get("/", headers=bearer(new)).status_code == 200
     mw.set_keys(OTHER)  # SECRET is retired
     assert c.get("/", headers=bearer(old)).status_code == 401
+    assert refusals.last() is InvalidSignature
     assert c.get("/", headers=bearer(new)).status_code == 200
 
 
@@ -100,20 +132,24 @@ def test_set_keys_checks_the_new_keys() -> None:
 
 
 def test_invalid_tokens_are_not_cached(clock: Clock) -> None:
-    mw = build(clock)
+    refusals = Refusals()
+    mw = build(clock, refusals)
     c = ValidatingClient(mw)
     bad = make_token(key=OTHER)
     for _ in range(3):
         assert c.get("/", headers=bearer(bad)).status_code == 401
+        assert refusals.last() is InvalidSignature
     assert len(mw.cache) == 0
 
 
 def test_padded_spelling_is_not_a_second_key(clock: Clock) -> None:
-    mw = build(clock)
+    refusals = Refusals()
+    mw = build(clock, refusals)
     c = ValidatingClient(mw)
     token = make_token()
     assert c.get("/", headers=bearer(token)).status_code == 200
     assert c.get("/", headers=bearer(token + "=")).status_code == 401
+    assert refusals.last() is MalformedToken
     assert len(mw.cache) == 1
 
 
@@ -136,14 +172,14 @@ def test_cache_size_zero_turns_it_off(clock: Clock) -> None:
 
 
 def test_bound_holds_and_least_recently_used_goes_first() -> None:
-    verifier = Verifier(KeyRing(SECRET, ["HS256"]))
+    verifier = Verifier(Provider("p", ["HS256"], key=SECRET))
     cache = TokenCache(size=3)
     tokens = [make_token({"sub": f"u{i}"}) for i in range(5)]
     for token in tokens[:3]:
-        cache.put(token, verifier.verify(token))
+        cache.put(token, verifier.verify_static(token))
     assert cache.get(tokens[0]) is not None  # u0 is now most recent
     for token in tokens[3:]:
-        cache.put(token, verifier.verify(token))
+        cache.put(token, verifier.verify_static(token))
     assert len(cache) == 3
     assert cache.get(tokens[0]) is not None
     assert cache.get(tokens[1]) is None

@@ -11,9 +11,18 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from jwt_wsgi import ConfigurationError, InvalidToken, KeyRing, Verifier
+from jwt_wsgi import (
+    ConfigurationError,
+    DisallowedAlgorithm,
+    InvalidSignature,
+    InvalidToken,
+    KeyRing,
+    Provider,
+    UnknownKey,
+)
+from jwt_wsgi.tokens import Verifier
 
-from .helpers import NOW, SECRET, b64, make_token
+from .helpers import NOW, SECRET, Clock, b64, make_token
 
 
 def pem_public(key: Any) -> bytes:
@@ -22,13 +31,18 @@ def pem_public(key: Any) -> bytes:
     )
 
 
-def verifies(key: Any, token: str, algorithms: list[str]) -> bool:
-    verifier = Verifier(KeyRing(key, algorithms))
+def refusal(key: Any, token: str, algorithms: list[str]) -> type[InvalidToken] | None:
+    """Why ``token`` is refused under ``key`` (``None``: it verifies)."""
+    verifier = Verifier(Provider("p", algorithms, key=key), clock=Clock())
     try:
         verifier.verify(token)
-    except InvalidToken:
-        return False
-    return True
+    except InvalidToken as error:
+        return type(error)
+    return None
+
+
+def verifies(key: Any, token: str, algorithms: list[str]) -> bool:
+    return refusal(key, token, algorithms) is None
 
 
 def test_hmac_secret_as_str_and_bytes() -> None:
@@ -74,17 +88,16 @@ def test_jwks_selects_by_kid_and_refuses_unknown_or_missing_kid(
         algs = ["RS256", "ES256"]
         assert verifies(key, make_token(key=rsa_key, algorithm="RS256", headers={"kid": "r"}), algs)
         assert verifies(key, make_token(key=ec_key, algorithm="ES256", headers={"kid": "e"}), algs)
-        assert not verifies(
-            key, make_token(key=ec_key, algorithm="ES256", headers={"kid": "x"}), algs
-        )
-        assert not verifies(key, make_token(key=ec_key, algorithm="ES256"), algs)
+        unknown = make_token(key=ec_key, algorithm="ES256", headers={"kid": "x"})
+        assert refusal(key, unknown, algs) is UnknownKey
+        assert refusal(key, make_token(key=ec_key, algorithm="ES256"), algs) is UnknownKey
 
 
 def test_several_keys_for_rotation() -> None:
     old, new = "o" * 32, "n" * 32
     for secret in (old, new):
         assert verifies([old, new], make_token(key=secret), ["HS256"])
-    assert not verifies([old, new], make_token(key="x" * 32), ["HS256"])
+    assert refusal([old, new], make_token(key="x" * 32), ["HS256"]) is InvalidSignature
 
 
 @pytest.mark.parametrize(
@@ -106,7 +119,8 @@ def test_bad_algorithm_lists(algorithms: Any, message: str) -> None:
 def test_asymmetric_key_with_hs_algorithm_is_refused(rsa_key: rsa.RSAPrivateKey) -> None:
     with pytest.raises(ConfigurationError, match="algorithm confusion"):
         KeyRing(pem_public(rsa_key), ["RS256", "HS256"])
-    with pytest.raises(ConfigurationError):
+    # The reason is named even when HS* is the only algorithm.
+    with pytest.raises(ConfigurationError, match="algorithm confusion"):
         KeyRing(pem_public(rsa_key), ["HS256"])
 
 
@@ -149,13 +163,14 @@ def test_jwk_use_and_key_ops_and_alg_are_honoured(rsa_key: rsa.RSAPrivateKey) ->
     usable = {**public, "kid": "k", "use": "sig"}
     assert verifies({"keys": [usable]}, token, ["RS256"])
     enc = {**public, "kid": "k", "use": "enc"}
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ConfigurationError, match="key 'k': it is for use 'enc'"):
         KeyRing({"keys": [enc]}, ["RS256"])
     sign_only = {**public, "kid": "k", "key_ops": ["sign"]}
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ConfigurationError, match="key 'k': its key_ops do not include 'verify'"):
         KeyRing({"keys": [sign_only]}, ["RS256"])
     ps_only = {**public, "kid": "k", "alg": "PS256"}
-    assert not verifies({"keys": [ps_only, {**usable, "kid": "z"}]}, token, ["RS256", "PS256"])
+    ring = {"keys": [ps_only, {**usable, "kid": "z"}]}
+    assert refusal(ring, token, ["RS256", "PS256"]) is InvalidSignature
 
 
 def test_header_embedded_keys_are_never_used(rsa_key: rsa.RSAPrivateKey) -> None:
@@ -166,7 +181,7 @@ def test_header_embedded_keys_are_never_used(rsa_key: rsa.RSAPrivateKey) -> None
         algorithm="RS256",
         headers={"jwk": embedded, "jku": "https://evil.example/jwks", "x5u": "https://evil"},
     )
-    assert not verifies(rsa_key.public_key(), token, ["RS256"])
+    assert refusal(rsa_key.public_key(), token, ["RS256"]) is InvalidSignature
 
 
 def test_kid_is_an_opaque_lookup_string() -> None:
@@ -177,7 +192,7 @@ def test_kid_is_an_opaque_lookup_string() -> None:
             {"kty": "oct", "k": jwt.utils.base64url_encode(SECRET.encode()).decode(), "kid": "a"}
         ]
     }
-    assert not verifies(jwks, token, ["HS256"])
+    assert refusal(jwks, token, ["HS256"]) is UnknownKey
 
 
 def test_public_key_pem_is_not_an_hmac_secret(rsa_key: rsa.RSAPrivateKey) -> None:
@@ -185,4 +200,99 @@ def test_public_key_pem_is_not_an_hmac_secret(rsa_key: rsa.RSAPrivateKey) -> Non
     pem = pem_public(rsa_key)
     signing_input = b64({"alg": "HS256"}) + "." + b64({"sub": "x", "exp": int(NOW) + 60})
     signature = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
-    assert not verifies(pem, signing_input + "." + b64(signature), ["RS256"])
+    with pytest.raises(ConfigurationError, match="algorithm confusion"):
+        KeyRing(pem, ["RS256", "HS256"])
+    assert refusal(pem, signing_input + "." + b64(signature), ["RS256"]) is not None
+
+
+def keycloak_like_set(rsa_key: rsa.RSAPrivateKey, kid: str = "sig-1") -> dict[str, Any]:
+    """A signing key beside an encryption key, as Keycloak and others publish."""
+    enc_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = jwt.algorithms.RSAAlgorithm.to_jwk
+    return {
+        "keys": [
+            {**jwk(enc_key.public_key(), as_dict=True), "kid": "enc-1", "use": "enc",
+             "alg": "RSA-OAEP"},
+            {**jwk(rsa_key.public_key(), as_dict=True), "kid": kid, "use": "sig", "alg": "RS256"},
+        ]
+    }  # fmt: skip
+
+
+def test_a_configured_set_skips_an_encryption_key_and_logs_why(
+    rsa_key: rsa.RSAPrivateKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="jwt_wsgi"):
+        ring = KeyRing(keycloak_like_set(rsa_key), ["RS256"])
+    assert [k.kid for k in ring.keys] == ["sig-1"]
+    assert "skipping key 'enc-1': it is for use 'enc', not 'sig'" in caplog.text
+    token = make_token(key=rsa_key, algorithm="RS256", headers={"kid": "sig-1"})
+    assert verifies(keycloak_like_set(rsa_key), token, ["RS256"])
+
+
+def test_an_encryption_algorithm_without_use_is_skipped_too(rsa_key: rsa.RSAPrivateKey) -> None:
+    jwk = jwt.algorithms.RSAAlgorithm.to_jwk
+    oaep = {**jwk(rsa_key.public_key(), as_dict=True), "kid": "e", "alg": "RSA-OAEP-256"}
+    sig = {**jwk(rsa_key.public_key(), as_dict=True), "kid": "s"}
+    assert [k.kid for k in KeyRing({"keys": [oaep, sig]}, ["RS256"]).keys] == ["s"]
+
+
+def test_a_broken_member_of_a_configured_set_is_named_with_its_reason(
+    rsa_key: rsa.RSAPrivateKey,
+) -> None:
+    good = {**jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key(), as_dict=True), "kid": "g"}
+    cases = [
+        ({"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA", "kid": "off-curve"}, "off-curve"),
+        ({"kty": "weird", "kid": "odd"}, "key type 'weird' is not supported"),
+        ({"kty": "EC", "crv": "P-999", "kid": "c"}, "curve 'P-999' is not supported"),
+        ({"kty": ["RSA"], "kid": "listy"}, "not supported"),
+        ({"kty": "RSA", "kid": 7}, "kid is not a string"),
+    ]
+    for member, message in cases:
+        with pytest.raises(ConfigurationError, match=message):
+            KeyRing({"keys": [member, good]}, ["RS256", "ES256"])
+        # In a fetched set the same member is skipped and the good key serves.
+        ring = KeyRing({"keys": [member, good]}, ["RS256", "ES256"], skip_unusable=True)
+        assert [k.kid for k in ring.keys] == ["g"]
+
+
+def test_a_pyjwk_for_encryption_is_skipped(rsa_key: rsa.RSAPrivateKey) -> None:
+    public = jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key(), as_dict=True)
+    enc = jwt.PyJWK.from_dict({**public, "kid": "e", "use": "enc"}, algorithm="RS256")
+    sig = jwt.PyJWK.from_dict({**public, "kid": "s"}, algorithm="RS256")
+    assert [k.kid for k in KeyRing([enc, sig], ["RS256"]).keys] == ["s"]
+
+
+def test_der_keys_are_keys_not_secrets(rsa_key: rsa.RSAPrivateKey) -> None:
+    der = rsa_key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    token = make_token(key=rsa_key, algorithm="RS256")
+    assert verifies(der, token, ["RS256"])
+    # Given with HS256 it is refused as what it is, not taken as a secret.
+    with pytest.raises(ConfigurationError, match="algorithm confusion"):
+        KeyRing(der, ["HS256"])
+
+
+def test_a_pem_with_escaped_newlines_loads(rsa_key: rsa.RSAPrivateKey) -> None:
+    """As it arrives from an environment variable or a one-line config value."""
+    one_line = pem_public(rsa_key).decode().strip().replace("\n", "\\n")
+    assert "\n" not in one_line
+    token = make_token(key=rsa_key, algorithm="RS256")
+    assert verifies(one_line, token, ["RS256"])
+
+
+def test_broken_pem_names_the_problem() -> None:
+    with pytest.raises(ConfigurationError, match="PEM data cannot be loaded"):
+        KeyRing("-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----", ["RS256"])
+
+
+def test_a_key_source_must_verify_every_allowed_algorithm(rsa_key: rsa.RSAPrivateKey) -> None:
+    """The allow-list a user wrote is never silently replaced by the source's."""
+    source = KeyRing(rsa_key.public_key(), ["RS256"])
+    with pytest.raises(ConfigurationError, match=r"\['ES256'\].*\['RS256'\]"):
+        Provider("p", ["ES256"], key=source)
+    # A narrower allow-list than the source's is the user tightening it: honoured.
+    wide = KeyRing(rsa_key.public_key(), ["RS256", "PS256"])
+    ps_token = jwt.encode({"exp": int(NOW) + 60}, rsa_key, algorithm="PS256")
+    assert refusal(wide, ps_token, ["RS256"]) is DisallowedAlgorithm
+    assert verifies(wide, ps_token, ["RS256", "PS256"])

@@ -10,12 +10,36 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from werkzeug.test import Client
 
-from jwt_wsgi import AuthError, JWTMiddleware, Rule, get_claims
+from jwt_wsgi import (
+    AuthError,
+    ClaimMismatch,
+    ConditionFailed,
+    ConfigurationError,
+    DisallowedAlgorithm,
+    ExpiredToken,
+    ImmatureToken,
+    InvalidAudience,
+    InvalidClaim,
+    InvalidIssuer,
+    InvalidSignature,
+    IssuedInFuture,
+    JWTMiddleware,
+    MalformedCredentials,
+    MalformedToken,
+    MissingClaim,
+    MissingToken,
+    Provider,
+    Rule,
+    ScopeMissing,
+    VerificationFailed,
+    get_claims,
+)
 
 from .helpers import (
     NOW,
     SECRET,
     Clock,
+    Refusals,
     ValidatingClient,
     echo_app,
     http_request,
@@ -62,22 +86,46 @@ def test_remote_user_configurable_and_can_be_turned_off() -> None:
 
 
 @pytest.mark.parametrize(
-    ("headers", "status", "error"),
+    ("headers", "status", "error", "refusal"),
     [
-        pytest.param({}, 401, None, id="missing"),
-        pytest.param({"Authorization": "Basic dXNlcjpwYXNz"}, 401, None, id="other-scheme"),
-        pytest.param({"Authorization": ""}, 400, "invalid_request", id="empty-header"),
-        pytest.param({"Authorization": "Bearer"}, 400, "invalid_request", id="scheme-only"),
-        pytest.param({"Authorization": "Bearer a b"}, 400, "invalid_request", id="two-tokens"),
+        pytest.param({}, 401, None, MissingToken, id="missing"),
         pytest.param(
-            {"Authorization": "Bearer a.b.c,Bearer d.e.f"}, 400, "invalid_request", id="joined"
+            {"Authorization": "Basic dXNlcjpwYXNz"}, 401, None, MissingToken, id="other-scheme"
         ),
-        pytest.param({"Authorization": "Bearer a.b\x01"}, 400, "invalid_request", id="bad-char"),
-        pytest.param({"Authorization": "Bearer not-a-jwt"}, 401, "invalid_token", id="garbage"),
+        pytest.param(
+            {"Authorization": ""}, 400, "invalid_request", MalformedCredentials, id="empty-header"
+        ),
+        pytest.param(
+            {"Authorization": "Bearer"}, 400, "invalid_request", MalformedCredentials, id="scheme"
+        ),
+        pytest.param(
+            {"Authorization": "Bearer a b"}, 400, "invalid_request", MalformedCredentials, id="two"
+        ),
+        pytest.param(
+            {"Authorization": "Bearer a.b.c,Bearer d.e.f"},
+            400,
+            "invalid_request",
+            MalformedCredentials,
+            id="joined",
+        ),
+        pytest.param(
+            {"Authorization": "Bearer a.b\x01"},
+            400,
+            "invalid_request",
+            MalformedCredentials,
+            id="bad-char",
+        ),
+        pytest.param(
+            {"Authorization": "Bearer not-a-jwt"}, 401, "invalid_token", MalformedToken, id="junk"
+        ),
     ],
 )
-def test_token_errors_follow_rfc6750(headers: dict[str, str], status: int, error: str) -> None:
-    response = client(build()).get("/private", headers=headers)
+def test_token_errors_follow_rfc6750(
+    headers: dict[str, str], status: int, error: str, refusal: type[AuthError]
+) -> None:
+    refusals = Refusals()
+    response = client(build(on_error=refusals)).get("/private", headers=headers)
+    assert refusals.last() is refusal
     assert response.status_code == status
     assert response.headers["Content-Type"] == "application/json"
     body = response.get_json()
@@ -94,40 +142,72 @@ def test_token_errors_follow_rfc6750(headers: dict[str, str], status: int, error
 
 
 @pytest.mark.parametrize(
-    ("claims", "options", "description"),
+    ("claims", "options", "refusal", "description"),
     [
-        pytest.param({"exp": int(NOW) - 1}, {}, "the token has expired", id="expired"),
-        pytest.param({"nbf": int(NOW) + 60}, {}, "the token is not valid yet", id="nbf"),
         pytest.param(
-            {"iat": int(NOW) + 60}, {}, "the token was issued in the future", id="iat-future"
+            {"exp": int(NOW) - 1}, {}, ExpiredToken, "the token has expired", id="expired"
         ),
-        pytest.param({"exp": None}, {}, "the token has no 'exp' claim", id="no-exp"),
         pytest.param(
-            {"exp": str(int(NOW) + 60)}, {}, "the token's 'exp' claim is not a number", id="str-exp"
+            {"nbf": int(NOW) + 60}, {}, ImmatureToken, "the token is not valid yet", id="nbf"
+        ),
+        pytest.param(
+            {"iat": int(NOW) + 60},
+            {},
+            IssuedInFuture,
+            "the token was issued in the future",
+            id="iat-future",
+        ),
+        pytest.param({"exp": None}, {}, MissingClaim, "the token has no 'exp' claim", id="no-exp"),
+        pytest.param(
+            {"exp": str(int(NOW) + 60)},
+            {},
+            InvalidClaim,
+            "the token's 'exp' claim is not a number",
+            id="str-exp",
         ),
         pytest.param(
             {"aud": "other"},
             {"audience": "api"},
+            InvalidAudience,
             "the token is not meant for this audience",
             id="wrong-aud",
         ),
         pytest.param(
-            {"aud": "api"}, {}, "the token is not meant for this audience", id="aud-unexpected"
+            {"aud": "api"},
+            {},
+            InvalidAudience,
+            "the token is not meant for this audience",
+            id="aud-unexpected",
         ),
-        pytest.param({}, {"audience": "api"}, "the token has no 'aud' claim", id="aud-missing"),
         pytest.param(
-            {"iss": "evil"}, {"issuer": "good"}, "the token's issuer is not accepted", id="iss"
+            {}, {"audience": "api"}, MissingClaim, "the token has no 'aud' claim", id="aud-missing"
         ),
-        pytest.param({}, {"issuer": "good"}, "the token has no 'iss' claim", id="iss-missing"),
         pytest.param(
-            {}, {"require": ["exp", "jti"]}, "the token has no 'jti' claim", id="require-jti"
+            {"iss": "evil"},
+            {"issuer": "good"},
+            InvalidIssuer,
+            "the token's issuer is not accepted",
+            id="iss",
+        ),
+        pytest.param(
+            {}, {"issuer": "good"}, MissingClaim, "the token has no 'iss' claim", id="iss-missing"
+        ),
+        pytest.param(
+            {},
+            {"require": ["exp", "jti"]},
+            MissingClaim,
+            "the token has no 'jti' claim",
+            id="require-jti",
         ),
     ],
 )
 def test_invalid_claims_are_401_invalid_token(
-    claims: dict[str, Any], options: dict[str, Any], description: str
+    claims: dict[str, Any], options: dict[str, Any], refusal: type[AuthError], description: str
 ) -> None:
-    response = client(build(**options)).get("/", headers=bearer(make_token(claims)))
+    refusals = Refusals()
+    mw = build(on_error=refusals, **options)
+    response = client(mw).get("/", headers=bearer(make_token(claims)))
+    assert refusals.last() is refusal
     assert response.status_code == 401
     assert response.get_json() == {"error": "invalid_token", "error_description": description}
 
@@ -149,23 +229,23 @@ def test_valid_claim_variants_pass(claims: dict[str, Any], options: dict[str, An
 
 
 def test_bad_signature_and_wrong_key() -> None:
+    refusals = Refusals()
     token = make_token(key="o" * 64)
-    response = client(build()).get("/", headers=bearer(token))
+    response = client(build(on_error=refusals)).get("/", headers=bearer(token))
     assert response.status_code == 401
+    assert refusals.last() is InvalidSignature
     assert response.get_json()["error_description"] == "the token signature is invalid"
 
 
-def test_algorithm_not_in_allow_list_is_refused() -> None:
-    token = make_token(algorithm="HS512")
-    response = client(build()).get("/", headers=bearer(token))
+@pytest.mark.parametrize(
+    ("algorithm", "key"), [("HS512", SECRET), ("none", None)], ids=["HS512", "none"]
+)
+def test_algorithm_not_in_allow_list_is_refused(algorithm: str, key: Any) -> None:
+    refusals = Refusals()
+    token = make_token(algorithm=algorithm, key=key)
+    response = client(build(on_error=refusals)).get("/", headers=bearer(token))
     assert response.status_code == 401
-    assert "algorithm is not allowed" in response.get_json()["error_description"]
-
-
-def test_alg_none_token_is_refused() -> None:
-    token = make_token(algorithm="none", key=None)
-    response = client(build()).get("/", headers=bearer(token))
-    assert response.status_code == 401
+    assert refusals.last() is DisallowedAlgorithm
 
 
 def test_scheme_is_case_insensitive_and_whitespace_tolerated() -> None:
@@ -189,7 +269,8 @@ def test_rules_public_optional_required() -> None:
             Rule("/public", auth="public"),
             Rule("/maybe", auth="optional"),
             Rule("/private", auth="required"),
-        ]
+        ],
+        on_error=(refusals := Refusals()),
     )
     c = client(mw)
     good, bad = make_token(), make_token(key="o" * 64)
@@ -199,8 +280,11 @@ def test_rules_public_optional_required() -> None:
     assert c.get("/maybe").get_json()["claims"] is None
     assert c.get("/maybe", headers=bearer(good)).get_json()["claims"]["sub"] == "alice"
     assert c.get("/maybe", headers=bearer(bad)).status_code == 401
+    assert refusals.last() is InvalidSignature
     assert c.get("/private").status_code == 401
+    assert refusals.last() is MissingToken
     assert c.get("/unlisted").status_code == 401  # default deny
+    assert refusals.last() is MissingToken
 
 
 def test_default_can_be_relaxed() -> None:
@@ -210,11 +294,13 @@ def test_default_can_be_relaxed() -> None:
 
 
 def test_claims_and_scopes_failures_are_403() -> None:
+    refusals = Refusals()
     mw = build(
         rules=[
             Rule("/admin", claims={"roles": "admin"}),
             Rule("/write", scopes=["notes:write"]),
-        ]
+        ],
+        on_error=refusals,
     )
     c = client(mw)
     peasant = make_token({"roles": "peasant", "scope": "notes:read"})
@@ -222,9 +308,11 @@ def test_claims_and_scopes_failures_are_403() -> None:
     assert c.get("/admin", headers=bearer(admin)).status_code == 200
     response = c.get("/admin", headers=bearer(peasant))
     assert response.status_code == 403
+    assert refusals.last() is ClaimMismatch
     assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
     response = c.get("/write", headers=bearer(peasant))
     assert response.status_code == 403
+    assert refusals.last() is ScopeMissing
     assert 'scope="notes:write"' in response.headers["WWW-Authenticate"]
     assert response.get_json()["scope"] == "notes:write"
     assert c.get("/write", headers=bearer(admin)).status_code == 200
@@ -250,14 +338,20 @@ def test_when_receives_claims_and_environ_and_its_exception_denies(
     def broken(claims: Any, environ: WSGIEnvironment) -> bool:
         raise RuntimeError("bug in a user check")
 
-    mw = build(rules=[Rule("/users/<name>", when=own_account), Rule("/broken", when=broken)])
+    refusals = Refusals()
+    mw = build(
+        rules=[Rule("/users/<name>", when=own_account), Rule("/broken", when=broken)],
+        on_error=refusals,
+    )
     c = client(mw)
     token = make_token()
     assert c.get("/users/alice", headers=bearer(token)).status_code == 200
     assert c.get("/users/bob", headers=bearer(token)).status_code == 403
+    assert refusals.last() is ConditionFailed
     assert seen == ["/users/alice", "/users/bob"]
     with caplog.at_level(logging.ERROR, logger="jwt_wsgi"):
         assert c.get("/broken", headers=bearer(token)).status_code == 403
+    assert refusals.last() is ConditionFailed
     assert "bug in a user check" in caplog.text
 
 
@@ -430,17 +524,17 @@ def test_a_bug_below_the_middleware_is_401_and_logged_never_500(
         def refresh_for(self, kid: str) -> Any:
             raise RuntimeError("bug in a key source")
 
-    mw = build(key=BrokenKeySource())
+    refusals = Refusals()
+    mw = build(key=BrokenKeySource(), on_error=refusals)
     with caplog.at_level(logging.ERROR, logger="jwt_wsgi"):
         response = client(mw).get("/", headers=bearer(make_token()))
     assert response.status_code == 401
+    assert refusals.last() is VerificationFailed
     assert response.get_json()["error_description"] == "the token could not be verified"
     assert "bug in a key source" in caplog.text
 
 
-def test_verifier_property_needs_a_single_provider() -> None:
-    from jwt_wsgi import Provider
-
+def test_providers_are_known_by_name() -> None:
     mw = JWTMiddleware(
         echo_app,
         providers=[
@@ -448,26 +542,73 @@ def test_verifier_property_needs_a_single_provider() -> None:
             Provider("b", ["HS256"], issuer="b", key="t" * 64),
         ],
     )
-    with pytest.raises(AttributeError):
-        _ = mw.verifier
-    assert set(mw.verifiers) == {"a", "b"}
+    assert set(mw.authenticator.providers) == {"a", "b"}
+
+
+def test_get_claims_outside_the_middleware_is_an_error_not_anonymous() -> None:
+    with pytest.raises(ConfigurationError, match="JWTMiddleware"):
+        get_claims({"PATH_INFO": "/"})
+    assert get_claims({"jwt.claims": None}) is None
 
 
 @pytest.mark.parametrize(
-    ("options", "error"),
+    ("options", "named"),
     [
-        pytest.param({"header": "Bad Header"}, ValueError, id="header-name"),
-        pytest.param({"scheme": "Bear er"}, ValueError, id="scheme"),
-        pytest.param({"revocation_unavailable": "maybe"}, ValueError, id="revocation-mode"),
-        pytest.param({"revocation": 42}, ValueError, id="revocation-not-callable"),
+        pytest.param({"header": "Bad Header"}, "header", id="header-name"),
+        pytest.param({"scheme": "Bear er"}, "scheme", id="scheme"),
+        pytest.param({"revocation_unavailable": "maybe"}, "revocation_unavailable", id="mode"),
+        pytest.param({"revocation": 42}, "revocation", id="revocation-not-callable"),
+        pytest.param({"on_error": "json"}, "on_error", id="on_error-not-callable"),
+        pytest.param({"app": None}, "app", id="app-none"),
+        pytest.param({"require": "exp"}, "require", id="require-a-string"),
+        pytest.param({"audience": 123}, "audience", id="audience-an-int"),
+        pytest.param({"leeway": "5"}, "leeway", id="leeway-a-string"),
+        pytest.param({"leeway": -1}, "leeway", id="leeway-negative"),
+        pytest.param({"cache_size": -1}, "cache_size", id="cache-size-negative"),
+        pytest.param({"max_token_bytes": 0}, "max_token_bytes", id="max-token-bytes"),
+        pytest.param({"default": "maybe"}, "default", id="default-mode"),
+        pytest.param({"cors_preflight": "yes"}, "cors_preflight", id="flag-a-string"),
+        pytest.param({"remote_user": 1}, "remote_user", id="remote-user"),
+        pytest.param({"realm": 'a"b'}, "realm", id="realm-quote"),
+        pytest.param({"rules": Rule("/x")}, "rules", id="rules-not-a-list"),
+        pytest.param({"algorithm": ["HS256"]}, "did you mean 'algorithms'", id="typo"),
+        pytest.param({"algorithms": None}, "algorithms is required", id="no-algorithms"),
+        pytest.param({"algorithms": "HS256"}, "algorithms must be a list", id="algorithms-str"),
+        pytest.param({"key": None}, "key=", id="no-key"),
+        pytest.param({"typ": 5}, "typ", id="typ"),
+        pytest.param({"clock": 5}, "clock", id="clock"),
     ],
 )
-def test_bad_options_are_refused_at_construction(options: dict[str, Any], error: type) -> None:
-    with pytest.raises(error):
-        build(**options)
+def test_bad_options_are_refused_at_construction(options: dict[str, Any], named: str) -> None:
+    app = options.pop("app", echo_app)
+    options.setdefault("key", SECRET)
+    options.setdefault("algorithms", ["HS256"])
+    with pytest.raises(ConfigurationError, match=named):
+        JWTMiddleware(app, **options)
+
+
+def test_provider_settings_beside_providers_are_refused() -> None:
+    provider = Provider("a", ["HS256"], issuer="a", key=SECRET)
+    with pytest.raises(ConfigurationError, match="on each Provider"):
+        JWTMiddleware(echo_app, providers=[provider], leeway=0)
+
+
+def test_an_authenticator_and_its_options_together_are_refused() -> None:
+    from jwt_wsgi import Authenticator
+
+    authenticator = Authenticator(Provider("a", ["HS256"], key=SECRET), clock=Clock())
+    with pytest.raises(ConfigurationError, match="not both"):
+        JWTMiddleware(echo_app, authenticator, cache_size=5)
+    with pytest.raises(ConfigurationError, match="Authenticator"):
+        JWTMiddleware(echo_app, SECRET)  # type: ignore[arg-type]
+    mw = JWTMiddleware(echo_app, authenticator)
+    assert client(mw).get("/", headers=bearer(make_token())).status_code == 200
 
 
 def test_bare_token_header_must_hold_exactly_one_token() -> None:
-    mw = build(header="X-Api-Token", scheme="")
+    refusals = Refusals()
+    mw = build(header="X-Api-Token", scheme="", on_error=refusals)
     assert client(mw).get("/", headers={"X-Api-Token": "a b"}).status_code == 400
+    assert refusals.last() is MalformedCredentials
     assert client(mw).get("/", headers={"X-Api-Token": ""}).status_code == 400
+    assert refusals.last() is MalformedCredentials

@@ -9,8 +9,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from jwt_wsgi import ConfigurationError, InvalidToken, KeyRing, Minter, Verifier
+from jwt_wsgi import ConfigurationError, Minter, Provider, UnknownKey
 from jwt_wsgi.minter import thumbprint
+from jwt_wsgi.tokens import Verifier
 
 from .helpers import NOW, SECRET, Clock
 
@@ -101,7 +102,7 @@ def test_refuses_none_weak_and_mismatched_keys(rsa_key: rsa.RSAPrivateKey) -> No
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     with pytest.raises(ConfigurationError, match="2048"):
         Minter(small, algorithm="RS256")
-    with pytest.raises(TypeError):
+    with pytest.raises(ConfigurationError, match="identity"):
         Minter(SECRET).mint(None)
 
 
@@ -121,7 +122,7 @@ def test_asymmetric_minting_verifies_with_our_verifier(
         (ec_key, "ES256", ec_key.public_key()),
     ):
         token = Minter(key, algorithm=alg).mint("a")
-        assert Verifier(KeyRing(public, [alg])).verify(token).claims["sub"] == "a"
+        assert Verifier(Provider("p", [alg], key=public)).verify(token).claims["sub"] == "a"
 
 
 def test_rotation_publishes_old_and_new_until_retired(ec_key: ec.EllipticCurvePrivateKey) -> None:
@@ -136,12 +137,12 @@ def test_rotation_publishes_old_and_new_until_retired(ec_key: ec.EllipticCurvePr
     jwks = minter.jwks()
     assert [k["kid"] for k in jwks["keys"]] == ["2026-12", first]
     assert all(k["use"] == "sig" and k["alg"] == "ES256" and "d" not in k for k in jwks["keys"])
-    ring = KeyRing(jwks, ["ES256"])
+    verifier = Verifier(Provider("p", ["ES256"], key=jwks), clock=Clock())
     for token in (old_token, new_token):
-        Verifier(ring).verify(token)
+        verifier.verify(token)
     minter.retire(first)
-    with pytest.raises(InvalidToken):
-        Verifier(KeyRing(minter.jwks(), ["ES256"])).verify(old_token)
+    with pytest.raises(UnknownKey):
+        Verifier(Provider("p", ["ES256"], key=minter.jwks()), clock=Clock()).verify(old_token)
     with pytest.raises(ConfigurationError):
         minter.retire("2026-12")  # the current key
 
@@ -188,3 +189,71 @@ def test_jwks_app_serves_the_set(serve: Any, ec_key: ec.EllipticCurvePrivateKey)
     assert http_request(url, "/.well-known/jwks.json", method="HEAD")[2] == b""
     assert http_request(url, "/other")[0] == 404
     assert http_request(url, "/.well-known/jwks.json", method="POST")[0] == 404
+
+
+def test_expires_in_takes_seconds_or_a_timedelta() -> None:
+    for expires_in in (900, 900.0, timedelta(minutes=15)):
+        claims = decode(Minter(SECRET, expires_in=expires_in, clock=Clock()).mint("a"))
+        assert claims["exp"] - claims["iat"] == 900
+    for bad in (0, -5, "900", timedelta(0)):
+        with pytest.raises(ConfigurationError, match="expires_in"):
+            Minter(SECRET, expires_in=bad)  # type: ignore[arg-type]
+
+
+def test_published_jwks_carry_use_and_never_key_ops(
+    rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey
+) -> None:
+    """RFC 7517 section 4.3: use and key_ops should not appear together."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    for key, alg in (
+        (rsa_key, "RS256"),
+        (ec_key, "ES256"),
+        (ed25519.Ed25519PrivateKey.generate(), "EdDSA"),
+    ):
+        (jwk,) = Minter(key, algorithm=alg).jwks()["keys"]
+        assert jwk["use"] == "sig" and jwk["alg"] == alg
+        assert "key_ops" not in jwk
+
+
+def test_private_keys_as_der_or_escaped_pem(rsa_key: rsa.RSAPrivateKey) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    der = rsa_key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    pem = rsa_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    one_line = pem.decode().strip().replace("\n", "\\n")  # as from an environment variable
+    for key in (der, one_line):
+        token = Minter(key, algorithm="RS256").mint("a")
+        assert decode(token, rsa_key.public_key(), ["RS256"])["sub"] == "a"
+    with pytest.raises(ConfigurationError, match="private key"):
+        Minter(b"\x30\x03junk", algorithm="RS256")
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"issuer": 5}, "issuer"),
+        ({"audience": 5}, "audience"),
+        ({"headers": ["x"]}, "headers"),
+        ({"headers": {"alg": "none"}}, "alg"),
+        ({"headers": {"kid": "x"}}, "kid="),
+        ({"clock": "now"}, "clock"),
+        ({"allow_weak_hmac_keys": "yes"}, "allow_weak_hmac_keys"),
+    ],
+)
+def test_bad_minter_options(options: dict[str, Any], named: str) -> None:
+    with pytest.raises(ConfigurationError, match=named):
+        Minter(SECRET, **options)
+
+
+def test_retiring_an_unknown_key_names_it() -> None:
+    with pytest.raises(ConfigurationError, match="'nope'"):
+        Minter(SECRET, kid="a").retire("nope")

@@ -8,9 +8,23 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from jwt_wsgi import ConfigurationError, JWTMiddleware, Provider, Rule
+from jwt_wsgi import (
+    AuthError,
+    ConfigurationError,
+    DisallowedAlgorithm,
+    ExpiredToken,
+    InvalidAudience,
+    InvalidIssuer,
+    InvalidSignature,
+    JWTMiddleware,
+    MalformedToken,
+    Provider,
+    ProviderNotAccepted,
+    Rule,
+    TokenTooLarge,
+)
 
-from .helpers import NOW, SECRET, Clock, ValidatingClient, echo_app
+from .helpers import NOW, SECRET, Clock, Refusals, ValidatingClient, echo_app
 
 IDP_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -38,12 +52,22 @@ PROVIDERS = [
 
 
 def build(**options: Any) -> JWTMiddleware:
-    return JWTMiddleware(echo_app, providers=PROVIDERS, clock=Clock(), **options)
+    return JWTMiddleware(
+        echo_app, providers=PROVIDERS, clock=Clock(), on_error=Refusals(), **options
+    )
 
 
 def get(mw: JWTMiddleware, token: str, path: str = "/") -> tuple[int, Any]:
     response = ValidatingClient(mw).get(path, headers={"Authorization": f"Bearer {token}"})
     return response.status_code, response.get_json()
+
+
+def refusal(mw: JWTMiddleware, token: str, path: str = "/") -> type[AuthError] | None:
+    """Why ``token`` is refused on ``path`` (``None``: it passes)."""
+    if get(mw, token, path)[0] == 200:
+        return None
+    assert isinstance(mw.on_error, Refusals)
+    return mw.on_error.last()
 
 
 def test_each_provider_verifies_its_own_tokens() -> None:
@@ -54,11 +78,9 @@ def test_each_provider_verifies_its_own_tokens() -> None:
 
 def test_unknown_or_missing_issuer_is_refused() -> None:
     mw = build()
-    assert get(mw, internal_token(iss="https://evil"))[1]["error_description"] == (
-        "the token's issuer is not accepted"
-    )
+    assert refusal(mw, internal_token(iss="https://evil")) is InvalidIssuer
     token = jwt.encode({"sub": "x", "exp": int(NOW) + 60}, SECRET, algorithm="HS256")
-    assert get(mw, token)[0] == 401
+    assert refusal(mw, token) is InvalidIssuer
 
 
 def test_a_token_is_verified_only_against_the_provider_its_issuer_names() -> None:
@@ -68,14 +90,14 @@ def test_a_token_is_verified_only_against_the_provider_its_issuer_names() -> Non
         SECRET,
         algorithm="HS256",
     )
-    assert get(build(), forged)[0] == 401
+    assert refusal(build(), forged) is DisallowedAlgorithm  # the IdP signs RS256 only
 
 
 def test_per_provider_settings_apply() -> None:
     mw = build()
-    assert get(mw, idp_token(aud="other"))[0] == 401  # the IdP's audience
-    assert get(mw, internal_token(exp=int(NOW) - 20))[0] == 200  # internal leeway 30 s
-    assert get(mw, idp_token(exp=int(NOW) - 20))[0] == 401  # the IdP has none
+    assert refusal(mw, idp_token(aud="other")) is InvalidAudience  # the IdP's audience
+    assert refusal(mw, internal_token(exp=int(NOW) - 20)) is None  # internal leeway 30 s
+    assert refusal(mw, idp_token(exp=int(NOW) - 20)) is ExpiredToken  # the IdP has none
 
 
 def test_rule_limits_providers() -> None:
@@ -84,7 +106,7 @@ def test_rule_limits_providers() -> None:
     status, body = get(mw, idp_token(), "/internal/x")
     assert status == 401
     assert body["error_description"] == "the token's issuer is not accepted for this path"
-    assert get(mw, idp_token(), "/internal/x")[0] == 401  # also on a cache hit
+    assert refusal(mw, idp_token(), "/internal/x") is ProviderNotAccepted  # also on a cache hit
     assert get(mw, idp_token(), "/other")[0] == 200
 
 
@@ -92,40 +114,69 @@ def test_set_keys_per_provider() -> None:
     mw = build()
     assert get(mw, internal_token())[0] == 200
     mw.set_keys("n" * 64, provider="internal")
-    assert get(mw, internal_token())[0] == 401
+    assert refusal(mw, internal_token()) is InvalidSignature
     assert get(mw, idp_token())[0] == 200
 
 
 @pytest.mark.parametrize(
-    "options",
+    ("options", "message"),
     [
-        pytest.param({"providers": PROVIDERS, "key": SECRET}, id="key-and-providers"),
-        pytest.param({"providers": [PROVIDERS[0], PROVIDERS[0]]}, id="duplicate-name"),
+        pytest.param({"providers": PROVIDERS, "key": SECRET}, "on each Provider", id="key"),
         pytest.param(
-            {"providers": [PROVIDERS[1], Provider("x", ["HS256"], key=SECRET)]}, id="no-issuer"
+            {"providers": [PROVIDERS[0], PROVIDERS[0]]}, "two providers", id="duplicate-name"
         ),
         pytest.param(
-            {"providers": PROVIDERS, "rules": [Rule("/", providers=["nope"])]}, id="unknown-in-rule"
+            {"providers": [PROVIDERS[1], Provider("x", ["HS256"], key=SECRET)]},
+            "issuer of its own",
+            id="no-issuer",
         ),
-        pytest.param({"providers": PROVIDERS, "audience": "api"}, id="audience-and-providers"),
-        pytest.param({"providers": PROVIDERS, "leeway": 5}, id="leeway-and-providers"),
-        pytest.param({"providers": []}, id="no-providers"),
-        pytest.param({"key": SECRET}, id="no-algorithms"),
-        pytest.param({"algorithms": ["HS256"]}, id="no-key"),
+        pytest.param(
+            {"providers": PROVIDERS, "rules": [Rule("/", providers=["nope"])]},
+            "unknown providers",
+            id="unknown-in-rule",
+        ),
+        pytest.param({"providers": PROVIDERS, "audience": "api"}, "on each Provider", id="aud"),
+        pytest.param({"providers": PROVIDERS, "leeway": 5}, "on each Provider", id="leeway"),
+        pytest.param({"providers": []}, "at least one", id="no-providers"),
+        pytest.param({"key": SECRET}, "algorithms is required", id="no-algorithms"),
+        pytest.param({"algorithms": ["HS256"]}, "key=", id="no-key"),
+        pytest.param(
+            {"algorithms": ["HS256"], "key": SECRET, "jwks_url": "https://x/j"},
+            "not both",
+            id="key-and-url",
+        ),
     ],
 )
-def test_configuration_errors(options: dict[str, Any]) -> None:
-    with pytest.raises(ConfigurationError):
+def test_configuration_errors(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
         JWTMiddleware(echo_app, **options)
 
 
 @pytest.mark.parametrize(
-    "token",
+    ("options", "message"),
     [
-        pytest.param("a.b.c.d", id="four-segments"),
-        pytest.param("x" * 9000 + ".a.b", id="too-large"),
-        pytest.param("e30.e30.e30", id="no-issuer"),
+        ({"name": ""}, "name"),
+        ({"algorithms": None}, "algorithms is required"),
+        ({"issuer": 5}, "issuer"),
+        ({"require": "exp"}, "require"),
+        ({"allow_numeric_sub": 1}, "allow_numeric_sub"),
     ],
 )
-def test_malformed_tokens_fail_before_provider_choice(token: str) -> None:
-    assert get(build(), token)[0] in (400, 401)
+def test_provider_options_are_checked(options: dict[str, Any], message: str) -> None:
+    settings: dict[str, Any] = {"name": "p", "algorithms": ["HS256"], "key": SECRET, **options}
+    with pytest.raises(ConfigurationError, match=message):
+        Provider(settings.pop("name"), settings.pop("algorithms"), **settings)
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        pytest.param("a.b.c.d", MalformedToken, id="four-segments"),
+        pytest.param("x" * 9000 + ".a.b", TokenTooLarge, id="too-large"),
+        pytest.param("e30.e30.e30", InvalidIssuer, id="no-issuer"),
+    ],
+)
+def test_malformed_tokens_fail_before_provider_choice(
+    token: str, expected: type[AuthError]
+) -> None:
+    assert refusal(build(), token) is expected

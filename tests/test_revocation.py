@@ -10,20 +10,34 @@ import pytest
 import redis
 
 from jwt_wsgi import (
+    ConfigurationError,
     JWTMiddleware,
     MemoryRevocationStore,
     RedisRevocationStore,
+    RevocationCheckFailed,
     RevocationUnavailable,
+    RevokedToken,
 )
 
 from .conftest import RedisServer
-from .helpers import NOW, SECRET, Clock, ValidatingClient, echo_app, make_token
+from .helpers import NOW, SECRET, Clock, Refusals, ValidatingClient, echo_app, make_token
 
 
 def build(revocation: Any, **options: Any) -> JWTMiddleware:
     return JWTMiddleware(
-        echo_app, key=SECRET, algorithms=["HS256"], revocation=revocation, clock=Clock(), **options
+        echo_app,
+        key=SECRET,
+        algorithms=["HS256"],
+        revocation=revocation,
+        clock=Clock(),
+        on_error=Refusals(),
+        **options,
     )
+
+
+def last_refusal(mw: JWTMiddleware) -> type[Any]:
+    assert isinstance(mw.on_error, Refusals)
+    return mw.on_error.last()
 
 
 def get(mw: JWTMiddleware, token: str) -> tuple[int, Any]:
@@ -46,6 +60,7 @@ def test_memory_store_revokes_even_cached_tokens() -> None:
     store.revoke(claims_of(token))
     status, body = get(mw, token)
     assert (status, body["error_description"]) == (401, "the token has been revoked")
+    assert last_refusal(mw) is RevokedToken
     assert get(mw, make_token({"jti": "t2"}))[0] == 200
 
 
@@ -61,13 +76,14 @@ def test_memory_store_forgets_revocations_once_the_token_expired() -> None:
 
 
 def test_revoking_needs_a_jti() -> None:
-    with pytest.raises(ValueError, match="jti"):
+    with pytest.raises(ConfigurationError, match="jti"):
         MemoryRevocationStore().revoke({"sub": "x"})
 
 
 def test_custom_callable() -> None:
     mw = build(lambda claims: claims.get("sub") == "mallory")
     assert get(mw, make_token({"sub": "mallory"}))[0] == 401
+    assert last_refusal(mw) is RevokedToken
     assert get(mw, make_token({"sub": "alice"}))[0] == 200
 
 
@@ -75,8 +91,10 @@ def test_failing_callable_fails_closed_or_open(caplog: pytest.LogCaptureFixture)
     def broken(claims: Any) -> bool:
         raise RevocationUnavailable("down")
 
-    status, body = get(build(broken), make_token())
+    mw = build(broken)
+    status, body = get(mw, make_token())
     assert status == 503 and body["error"] == "temporarily_unavailable"
+    assert last_refusal(mw) is RevocationCheckFailed
     with caplog.at_level(logging.WARNING, logger="jwt_wsgi"):
         assert get(build(broken, revocation_unavailable="open"), make_token())[0] == 200
     assert "letting the token through" in caplog.text
@@ -94,7 +112,9 @@ def test_redis_revocation_is_seen_by_another_middleware(redis_url: str) -> None:
         401,
         {"error": "invalid_token", "error_description": "the token has been revoked"},
     )
+    assert last_refusal(service_b) is RevokedToken
     assert get(service_a, token)[0] == 401
+    assert last_refusal(service_a) is RevokedToken
 
 
 def test_redis_entries_expire_with_the_token(redis_url: str) -> None:
@@ -121,6 +141,7 @@ def test_redis_down_fails_closed_with_503_by_default(redis_server: RedisServer) 
     redis_server.stop()
     status, body = get(closed, token)
     assert status == 503
+    assert last_refusal(closed) is RevocationCheckFailed
     assert body == {
         "error": "temporarily_unavailable",
         "error_description": "the revocation list is unavailable",
@@ -136,6 +157,8 @@ def test_a_buggy_revocation_callable_is_logged_and_fails_closed(
     def buggy(claims: Any) -> bool:
         raise KeyError("bug in a revocation check")
 
+    mw = build(buggy)
     with caplog.at_level(logging.ERROR, logger="jwt_wsgi"):
-        assert get(build(buggy), make_token())[0] == 503
+        assert get(mw, make_token())[0] == 503
+    assert last_refusal(mw) is RevocationCheckFailed
     assert "the revocation check raised" in caplog.text

@@ -7,22 +7,45 @@ from typing import Any
 import jwt
 import pytest
 
-from jwt_wsgi import InvalidToken, KeyRing, Verifier
+from jwt_wsgi import (
+    DisallowedAlgorithm,
+    ExpiredToken,
+    ImmatureToken,
+    InvalidClaim,
+    InvalidSignature,
+    InvalidToken,
+    InvalidTokenType,
+    IssuedInFuture,
+    MalformedToken,
+    Provider,
+    TokenTooLarge,
+    UnsupportedToken,
+)
+from jwt_wsgi.tokens import Verifier
 
-from .helpers import NOW, SECRET, b64, hs256_token, make_token
+from .helpers import NOW, SECRET, Clock, b64, hs256_token, make_token
 
 CLAIMS = {"sub": "alice", "exp": int(NOW) + 600}
 
 
 def verifier(**options: Any) -> Verifier:
-    return Verifier(KeyRing(SECRET, ["HS256"]), **options)
+    return Verifier(Provider("p", ["HS256"], key=SECRET, **options), clock=Clock())
 
 
 def test_a_plain_token_verifies() -> None:
     result = verifier().verify(make_token())
     assert result.claims["sub"] == "alice"
     assert result.header == {"alg": "HS256", "typ": "JWT"}
-    assert result.expires == int(NOW) + 600
+    assert result.valid_until == int(NOW) + 600
+    assert result.provider == "p"
+
+
+def test_verify_checks_the_clock_too() -> None:
+    """The one-call check is safe: an expired token is refused, not returned."""
+    with pytest.raises(ExpiredToken):
+        verifier().verify(make_token({"exp": int(NOW) - 1}))
+    # verify_static is the cacheable half and leaves the clock to check_time.
+    assert verifier().verify_static(make_token({"exp": int(NOW) - 1})).claims["sub"] == "alice"
 
 
 def test_jwt_decode_agrees_on_the_plain_token() -> None:
@@ -33,7 +56,7 @@ def test_jwt_decode_agrees_on_the_plain_token() -> None:
         algorithms=["HS256"],
         options={"verify_exp": False, "verify_iat": False},
     )
-    assert verifier().verify(token).claims == decoded
+    assert verifier().verify_static(token).claims == decoded
 
 
 def padded(token: str) -> str:
@@ -115,34 +138,68 @@ def empty_signature(token: str) -> str:
     return token.rsplit(".", 1)[0] + "."
 
 
+def empty_header(token: str) -> str:
+    return "." + token.split(".", 1)[1]
+
+
+def sub_a_bool(token: str) -> str:
+    return hs256_token({"alg": "HS256"}, {"sub": True, "exp": int(NOW) + 60})
+
+
+def alg_not_a_string(token: str) -> str:
+    return hs256_token({"alg": ["HS256"]}, CLAIMS)
+
+
 @pytest.mark.parametrize(
-    "mutate",
+    ("mutate", "error"),
     [
-        padded,
-        with_bom,
-        utf16,
-        exp_string,
-        duplicate_claim,
-        duplicate_header,
-        not_an_object,
-        nan_claim,
-        crit_header,
-        b64_false,
-        jwe,
-        too_large,
-        four_segments,
-        bad_base64_char,
-        non_canonical_tail,
-        sub_not_string,
-        kid_not_string,
-        alg_missing,
-        empty_signature,
+        (padded, MalformedToken),
+        (with_bom, MalformedToken),
+        (utf16, MalformedToken),
+        (exp_string, InvalidClaim),
+        (duplicate_claim, MalformedToken),
+        (duplicate_header, MalformedToken),
+        (not_an_object, MalformedToken),
+        (nan_claim, MalformedToken),
+        (crit_header, UnsupportedToken),
+        (b64_false, UnsupportedToken),
+        (jwe, UnsupportedToken),
+        (too_large, TokenTooLarge),
+        (four_segments, MalformedToken),
+        (bad_base64_char, MalformedToken),
+        (non_canonical_tail, MalformedToken),
+        (sub_not_string, InvalidClaim),
+        (sub_a_bool, InvalidClaim),
+        (kid_not_string, MalformedToken),
+        (alg_missing, DisallowedAlgorithm),
+        (alg_not_a_string, DisallowedAlgorithm),
+        (empty_signature, MalformedToken),
+        (empty_header, MalformedToken),
     ],
-    ids=lambda f: f.__name__,
+    ids=lambda f: getattr(f, "__name__", ""),
 )
-def test_refused(mutate: Any) -> None:
-    with pytest.raises(InvalidToken):
-        verifier().verify(mutate(make_token()))
+def test_refused(mutate: Any, error: type[InvalidToken]) -> None:
+    with pytest.raises(InvalidToken) as refused:
+        verifier().verify_static(mutate(make_token()))
+    assert type(refused.value) is error
+
+
+def test_empty_segments_are_named_as_such() -> None:
+    """Without its own guard an empty signature would reach the key and fail there."""
+    for mutate in (empty_signature, empty_header):
+        with pytest.raises(MalformedToken, match="empty segment"):
+            verifier().verify_static(mutate(make_token()))
+
+
+def test_numeric_sub_is_refused_unless_allowed() -> None:
+    token = hs256_token({"alg": "HS256"}, {"sub": 42, "exp": int(NOW) + 60})
+    with pytest.raises(InvalidClaim):
+        verifier().verify(token)
+    assert verifier(allow_numeric_sub=True).verify(token).claims["sub"] == 42
+    for bad_sub in (True, 4.5, ["a"]):
+        bad = hs256_token({"alg": "HS256"}, {"sub": bad_sub, "exp": int(NOW) + 60})
+        with pytest.raises(InvalidClaim):
+            verifier(allow_numeric_sub=True).verify(bad)
 
 
 @pytest.mark.parametrize("mutate", [padded, with_bom, exp_string, duplicate_claim])
@@ -157,7 +214,7 @@ def test_pyjwt_alone_accepts_these(mutate: Any) -> None:
 
 
 def test_jwe_gets_a_clear_description() -> None:
-    with pytest.raises(InvalidToken, match="JWE"):
+    with pytest.raises(UnsupportedToken, match="JWE"):
         verifier().verify(jwe(""))
 
 
@@ -177,29 +234,35 @@ def test_typ_enforcement(typ: Any, accepted: Any, header_typ: str | None, ok: bo
     if ok:
         verifier(typ=typ).verify(token)
     else:
-        with pytest.raises(InvalidToken, match="type"):
+        with pytest.raises(InvalidTokenType):
             verifier(typ=typ).verify(token)
 
 
 def timed(v: Verifier, **claims: Any) -> Any:
-    return v.verify(hs256_token({"alg": "HS256"}, {"sub": "a", **claims}))
+    return v.verify_static(hs256_token({"alg": "HS256"}, {"sub": "a", **claims}))
 
 
 def test_time_checks_with_leeway() -> None:
-    v = verifier(leeway=5, require=[])
-    v.check_time(timed(v, exp=NOW - 4), NOW)
-    with pytest.raises(InvalidToken, match="expired"):
-        v.check_time(timed(v, exp=NOW - 5), NOW)
-    v.check_time(timed(v, nbf=NOW + 5), NOW)
-    with pytest.raises(InvalidToken, match="not valid yet"):
-        v.check_time(timed(v, nbf=NOW + 6), NOW)
-    with pytest.raises(InvalidToken, match="issued in the future"):
-        v.check_time(timed(v, iat=NOW + 6), NOW)
-    v.check_time(timed(v), NOW)  # no time claims: always valid
+    from datetime import timedelta
+
+    for leeway in (5, timedelta(seconds=5)):
+        v = verifier(leeway=leeway, require=[])
+        v.check_time(timed(v, exp=NOW - 4), NOW)
+        with pytest.raises(ExpiredToken):
+            v.check_time(timed(v, exp=NOW - 5), NOW)
+        v.check_time(timed(v, nbf=NOW + 5), NOW)
+        with pytest.raises(ImmatureToken) as early:
+            v.check_time(timed(v, nbf=NOW + 6), NOW)
+        assert type(early.value) is ImmatureToken
+        with pytest.raises(IssuedInFuture):
+            v.check_time(timed(v, iat=NOW + 6), NOW)
+        v.check_time(timed(v), NOW)  # no time claims: always valid
 
 
 def test_negative_leeway_is_refused() -> None:
-    with pytest.raises(ValueError, match="leeway"):
+    from jwt_wsgi import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="leeway"):
         verifier(leeway=-1)
 
 
@@ -220,11 +283,12 @@ def test_key_type_mismatch_is_invalid_token_where_pyjwt_raises_type_error() -> N
     for token, key in cases:
         with pytest.raises(TypeError):
             jwt.decode(token, key, algorithms=["ES256", "RS256"])
-        with pytest.raises(InvalidToken):
-            Verifier(KeyRing(key, ["ES256", "RS256"])).verify(token)
+        with pytest.raises(InvalidToken) as refused:
+            Verifier(Provider("p", ["ES256", "RS256"], key=key)).verify_static(token)
+        assert type(refused.value) is InvalidSignature
 
 
 @pytest.mark.parametrize("aud", [[1, 2], {"a": 1}, 7, ["api", None]])
 def test_malformed_audience_is_refused(aud: Any) -> None:
-    with pytest.raises(InvalidToken, match="audience is malformed"):
+    with pytest.raises(InvalidClaim, match="audience is malformed"):
         verifier(audience="api").verify(hs256_token({"alg": "HS256"}, {**CLAIMS, "aud": aud}))

@@ -1,0 +1,299 @@
+"""The authenticator: from a token to verified claims, with no web framework involved.
+
+:class:`Authenticator` holds everything that decides whether a token is good:
+the token source, the verified-token cache, the providers and how one is
+chosen, the verification itself and the revocation check. One token goes
+through it as::
+
+    token source -> cache -> provider (by iss) -> verification -> revocation -> Authenticated
+
+The middleware calls :meth:`Authenticator.authenticate_request` for each
+request; tests, command-line tools and other adapters call
+:meth:`Authenticator.authenticate` with a token string and get the same
+answer the middleware would, every check included (signature, claims, the
+clock, revocation). Both raise an :class:`~jwt_wsgi.errors.AuthError`
+subclass per refusal reason.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Unpack
+
+from . import _checks
+from .bearer import BearerHeader
+from .cache import TokenCache
+from .errors import (
+    ConfigurationError,
+    InvalidIssuer,
+    MalformedToken,
+    RevocationCheckFailed,
+    RevocationUnavailable,
+    RevokedToken,
+    TokenTooLarge,
+)
+from .keys import KeyInput, KeyRing
+from .providers import Provider, ProviderOptions
+from .revocation import RevocationStore
+from .tokens import Verified, Verifier, peek_claim
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+logger = logging.getLogger("jwt_wsgi")
+
+#: ``revocation=`` takes a store, or a ``fn(claims) -> bool`` callable.
+Revocation = RevocationStore | Callable[[dict[str, Any]], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    """A token that passed every check, as one request sees it.
+
+    :param token: the token string. A credential: never log it.
+    :param claims: the verified claims, a fresh copy for this caller (safe
+        to mutate).
+    :param header: the JOSE header, a fresh copy.
+    :param provider: the name of the provider that accepted it.
+    """
+
+    token: str
+    claims: dict[str, Any]
+    header: dict[str, Any]
+    provider: str
+
+
+class Authenticator:
+    """Verifies tokens the way the middleware does, for any caller.
+
+    :param providers: the trusted issuer(s). With several, each needs its own
+        ``issuer``, and a token is verified only by the provider its ``iss``
+        names.
+    :param revocation: a store with ``is_revoked(claims)``
+        (:class:`~jwt_wsgi.revocation.MemoryRevocationStore`,
+        :class:`~jwt_wsgi.revocation.RedisRevocationStore`) or such a callable,
+        asked for every token, cached or not (``None``).
+    :param revocation_unavailable: when the store cannot answer, ``"closed"``
+        refuses with 503 (:class:`~jwt_wsgi.errors.RevocationCheckFailed`);
+        ``"open"`` lets the token through and logs a warning.
+    :param header: the request header carrying the token (``"Authorization"``).
+    :param scheme: its auth scheme (``"Bearer"``; ``""`` for a bare token).
+    :param cache_size: verified tokens remembered (``10000``; ``0`` is off).
+    :param max_token_bytes: longer tokens are refused unparsed (``8192``,
+        about 6 KiB of claims JSON once base64url-encoded).
+    :param clock: returns the current Unix time (``time.time``); tests freeze it.
+    """
+
+    def __init__(
+        self,
+        providers: Provider | Sequence[Provider],
+        *,
+        revocation: Revocation | None = None,
+        revocation_unavailable: Literal["closed", "open"] = "closed",
+        header: str = "Authorization",
+        scheme: str = "Bearer",
+        cache_size: int = 10_000,
+        max_token_bytes: int = 8192,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if isinstance(providers, Provider):
+            providers = [providers]
+        if isinstance(providers, str | bytes) or not isinstance(providers, Sequence):
+            raise ConfigurationError("providers must be a Provider or a list of Providers")
+        if not providers or not all(isinstance(p, Provider) for p in providers):
+            raise ConfigurationError("providers must hold at least one Provider, and only those")
+        self.max_token_bytes = _checks.count(max_token_bytes, "max_token_bytes", minimum=1)
+        self._clock = _checks.function(clock, "clock", "() -> float")
+        self._verifiers: dict[str, Verifier] = {}
+        for provider in providers:
+            if provider.name in self._verifiers:
+                raise ConfigurationError(f"two providers are named {provider.name!r}")
+            self._verifiers[provider.name] = Verifier(
+                provider, max_token_bytes=self.max_token_bytes, clock=clock
+            )
+        self._single = self._verifiers[providers[0].name] if len(providers) == 1 else None
+        self._by_issuer: dict[str, Verifier] = {}
+        if self._single is None:
+            for provider in providers:
+                if provider.issuer is None or provider.issuer in self._by_issuer:
+                    raise ConfigurationError(
+                        "with several providers, each needs an issuer of its own to be chosen by"
+                    )
+                self._by_issuer[provider.issuer] = self._verifiers[provider.name]
+        self.source = BearerHeader(header, scheme)
+        self._prefix = self.source.prefix
+        # A header longer than this cannot hold a token we would accept.
+        self._max_header = self.max_token_bytes + len(self._prefix) + 64
+        self.cache = TokenCache(_checks.count(cache_size, "cache_size"))
+        self._is_revoked = _revocation_check(revocation)
+        self._fail_open = (
+            _checks.choice(revocation_unavailable, "revocation_unavailable", ("closed", "open"))
+            == "open"
+        )
+
+    @classmethod
+    def from_options(cls, **options: Unpack[AuthenticatorOptions]) -> Authenticator:
+        """An authenticator from keywords, building ``Provider("default", ...)`` when asked.
+
+        Takes :class:`Authenticator`'s keywords, ``providers`` included, or
+        instead of ``providers`` the keywords of one :class:`Provider`. A
+        keyword of neither is refused with the nearest known name.
+        """
+        given: dict[str, Any] = dict(options)
+        unknown = set(given) - _OPTION_NAMES
+        if unknown:
+            name = sorted(unknown)[0]
+            close = difflib.get_close_matches(name, _OPTION_NAMES, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigurationError(f"unknown option {name!r}{hint}")
+        shortcut = {name: given.pop(name) for name in list(given) if name in _PROVIDER_OPTIONS}
+        providers = given.pop("providers", None)
+        if providers is None:
+            algorithms = shortcut.pop("algorithms", None)
+            providers = Provider("default", algorithms, **shortcut)
+        elif shortcut:
+            raise ConfigurationError(
+                f"with providers=, set {sorted(shortcut)} on each Provider instead"
+            )
+        return cls(providers, **given)
+
+    @property
+    def providers(self) -> Mapping[str, Provider]:
+        """The providers by name."""
+        return {name: verifier.provider for name, verifier in self._verifiers.items()}
+
+    def authenticate(self, token: str) -> Authenticated:
+        """Check ``token`` completely; raise an :class:`~jwt_wsgi.errors.AuthError` if it fails."""
+        if not isinstance(token, str):
+            raise MalformedToken("the token must be a string")
+        return self._authenticate(token, self._clock(), self.cache.get(token))
+
+    def authenticate_request(self, environ: WSGIEnvironment) -> Authenticated | None:
+        """Check the request's token; ``None`` if it carries no bearer credentials.
+
+        The header is read once. Its usual spelling (``Bearer <token>``) is
+        looked up in the cache before any parsing: only strings that passed
+        the strict parse are cached, so a hit needs nothing more.
+        """
+        value: str | None = environ.get(self.source.environ_key)
+        if value is None:
+            return None
+        now = self._clock()
+        looked_up = cached = None
+        if value.startswith(self._prefix):
+            looked_up = value[len(self._prefix) :]
+            cached = self.cache.get(looked_up)
+            if cached is not None and cached.holds(now):
+                return self._accept(looked_up, cached)
+        if len(value) > self._max_header:
+            raise TokenTooLarge()
+        token = self.source.parse(value)
+        if token is None:
+            return None
+        if token != looked_up:
+            cached = self.cache.get(token)
+        return self._authenticate(token, now, cached)
+
+    def set_keys(self, key: KeyInput, *, provider: str = "default") -> None:
+        """Replace a provider's keys with static ones, offline (same forms as ``key=``).
+
+        The keys are checked against the provider's algorithms before they
+        take effect. Cached tokens are verified again under the new keys, so a
+        token whose key was removed stops passing at once. For tests and for
+        a minter's own service; no network is involved, even when the
+        provider fetched its keys before.
+        """
+        verifier = self._verifiers.get(provider)
+        if verifier is None:
+            raise ConfigurationError(
+                f"no provider named {provider!r}; there are {sorted(self._verifiers)}"
+            )
+        settings = verifier.provider
+        verifier.set_keys(
+            KeyRing(key, settings.algorithms, allow_weak_hmac_keys=settings.allow_weak_hmac_keys)
+        )
+
+    def _authenticate(self, token: str, now: float, cached: Verified | None) -> Authenticated:
+        if cached is not None:
+            if cached.holds(now):
+                return self._accept(token, cached)
+            self.cache.discard(token)
+            if cached.verifier.keys.current() is cached.ring:
+                cached.verifier.check_time(cached, now)  # the same keys: time ran out
+        verifier = self._choose_verifier(token)
+        verified = verifier.verify_static(token)
+        verifier.check_time(verified, now)
+        self.cache.put(token, verified)
+        return self._accept(token, verified)
+
+    def _choose_verifier(self, token: str) -> Verifier:
+        if self._single is not None:
+            return self._single
+        issuer = peek_claim(token, "iss", self.max_token_bytes)
+        verifier = self._by_issuer.get(issuer) if isinstance(issuer, str) else None
+        if verifier is None:
+            raise InvalidIssuer()
+        return verifier
+
+    def _accept(self, token: str, verified: Verified) -> Authenticated:
+        """The per-caller result, after the revocation check that every request makes."""
+        claims = verified.fresh_claims()
+        if self._is_revoked is not None:
+            self._check_revocation(claims)
+        return Authenticated(token, claims, verified.fresh_header(), verified.verifier.name)
+
+    def _check_revocation(self, claims: dict[str, Any]) -> None:
+        assert self._is_revoked is not None
+        try:
+            revoked = self._is_revoked(claims)
+        except Exception as exc:
+            if not isinstance(exc, RevocationUnavailable):
+                logger.exception("the revocation check raised")
+            if self._fail_open:
+                logger.warning("revocation unavailable (%s); letting the token through", exc)
+                return
+            raise RevocationCheckFailed() from exc
+        if revoked:
+            raise RevokedToken()
+
+
+class AuthenticatorOptions(ProviderOptions, total=False):
+    """The keywords of :class:`Authenticator`, plus those of one :class:`Provider`.
+
+    What ``JWTMiddleware(app, **options)`` and
+    :meth:`Authenticator.from_options` take; the two classes document each.
+    """
+
+    providers: Provider | Sequence[Provider] | None
+    revocation: Revocation | None
+    revocation_unavailable: Literal["closed", "open"]
+    header: str
+    scheme: str
+    cache_size: int
+    max_token_bytes: int
+    clock: Callable[[], float]
+
+
+_PROVIDER_OPTIONS = frozenset(ProviderOptions.__optional_keys__)
+_OPTION_NAMES = frozenset(AuthenticatorOptions.__optional_keys__)
+
+
+def _revocation_check(
+    revocation: Revocation | None,
+) -> Callable[[dict[str, Any]], bool] | None:
+    if revocation is None:
+        return None
+    is_revoked = getattr(revocation, "is_revoked", None)
+    if callable(is_revoked):
+        check: Callable[[dict[str, Any]], bool] = is_revoked
+        return check
+    if callable(revocation):
+        return revocation
+    raise ConfigurationError(
+        "revocation must be a store with is_revoked(claims) or a callable "
+        f"(claims) -> bool; got {type(revocation).__name__}"
+    )

@@ -1,0 +1,153 @@
+"""The error tree: one root, one leaf per reason, and each refusal its own response."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+import jwt_wsgi
+from jwt_wsgi import errors
+from jwt_wsgi.errors import (
+    AuthError,
+    ConfigurationError,
+    Error,
+    ExpiredToken,
+    InsufficientScope,
+    InvalidRequest,
+    InvalidToken,
+    MissingToken,
+    RevocationCheckFailed,
+    ScopeMissing,
+    ServiceUnavailable,
+    error_response,
+)
+
+from .helpers import SECRET, Clock, ValidatingClient, echo_app, make_token
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+LEAVES = [
+    cls
+    for _, cls in inspect.getmembers(errors, inspect.isclass)
+    if issubclass(cls, AuthError) and cls is not AuthError
+]
+OUTCOMES = (InvalidRequest, MissingToken, InvalidToken, InsufficientScope, ServiceUnavailable)
+
+
+def test_everything_raised_has_one_root() -> None:
+    for _, cls in inspect.getmembers(errors, inspect.isclass):
+        if issubclass(cls, Exception):
+            assert issubclass(cls, Error), cls
+    assert issubclass(ConfigurationError, ValueError)  # as before 0.2
+
+
+def test_every_refusal_belongs_to_one_rfc6750_outcome_with_its_status() -> None:
+    statuses = {InvalidRequest: 400, MissingToken: 401, InvalidToken: 401}
+    statuses |= {InsufficientScope: 403, ServiceUnavailable: 503}
+    for leaf in LEAVES:
+        (outcome,) = [o for o in OUTCOMES if issubclass(leaf, o)]
+        assert leaf.status == statuses[outcome], leaf
+        assert leaf.error == outcome.error and leaf.body_error == outcome.body_error
+
+
+def test_reason_codes_are_unique_and_exported() -> None:
+    reasons = [leaf.reason for leaf in LEAVES]
+    assert len(reasons) == len(set(reasons))
+    for leaf in LEAVES:
+        assert getattr(jwt_wsgi, leaf.__name__) is leaf
+        assert leaf.__name__ in jwt_wsgi.__all__
+
+
+def test_descriptions_are_fixed_and_replaceable() -> None:
+    assert ExpiredToken().description == "the token has expired"
+    assert str(ExpiredToken()) == "the token has expired"
+    assert ExpiredToken("custom").description == "custom"
+
+
+def call(app: Any, method: str = "GET") -> tuple[str, dict[str, str], bytes]:
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        seen.update(status=status, headers=dict(headers))
+
+    body = b"".join(app({"REQUEST_METHOD": method}, start_response))
+    return seen["status"], seen["headers"], body
+
+
+def test_an_error_is_a_wsgi_app_answering_rfc6750() -> None:
+    status, headers, body = call(ScopeMissing(scope=["a", "b"]))
+    assert status == "403 Forbidden"
+    assert headers["WWW-Authenticate"] == (
+        'Bearer realm="api", error="insufficient_scope", '
+        'error_description="the token lacks a scope this request needs", scope="a b"'
+    )
+    assert headers["Cache-Control"] == "no-store"
+    assert json.loads(body) == {
+        "error": "insufficient_scope",
+        "error_description": "the token lacks a scope this request needs",
+        "scope": "a b",
+    }
+    assert int(headers["Content-Length"]) == len(body)
+    assert call(ScopeMissing(), "HEAD")[2] == b""
+
+
+def test_no_credentials_get_a_bare_challenge_and_503_none() -> None:
+    _, headers, body = call(MissingToken())
+    assert headers["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert json.loads(body)["error"] == "missing_token"
+    status, headers, body = call(RevocationCheckFailed())
+    assert status == "503 Service Unavailable"
+    assert "WWW-Authenticate" not in headers and headers["Retry-After"] == "1"
+    assert json.loads(body)["error"] == "temporarily_unavailable"
+
+
+def test_quotes_in_a_description_cannot_break_the_header() -> None:
+    error = InvalidToken('a "quoted" \\ sentence')
+    assert 'error_description="a \\"quoted\\" \\\\ sentence"' in (error.challenge() or "")
+
+
+def test_error_response_keeps_working_with_a_realm() -> None:
+    status, headers, _ = call(lambda e, s: error_response(e, s, ExpiredToken(), "billing"))
+    assert status == "401 Unauthorized"
+    assert headers["WWW-Authenticate"].startswith('Bearer realm="billing"')
+
+
+def test_on_error_can_send_the_default_and_adjust_it() -> None:
+    """An SPA client is told to refresh on expiry: branch on the class, reuse the answer."""
+
+    def on_error(
+        environ: WSGIEnvironment, start_response: StartResponse, error: AuthError
+    ) -> Iterable[bytes]:
+        if not isinstance(error, ExpiredToken):
+            return error(environ, start_response)
+
+        def with_hint(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            return start_response(status, [*headers, ("X-Token-Refresh", "1")], exc_info)
+
+        return error(environ, with_hint)
+
+    middleware = jwt_wsgi.JWTMiddleware(
+        echo_app, key=SECRET, algorithms=["HS256"], clock=Clock(), on_error=on_error, realm="app"
+    )
+    client = ValidatingClient(middleware)
+    expired = make_token({"exp": 1})
+    response = client.get("/", headers={"Authorization": f"Bearer {expired}"})
+    assert response.status_code == 401 and response.headers["X-Token-Refresh"] == "1"
+    assert response.headers["WWW-Authenticate"].startswith('Bearer realm="app"')
+    response = client.get("/")
+    assert response.status_code == 401 and "X-Token-Refresh" not in response.headers
+
+
+def test_refusals_are_logged_with_their_reason_code(caplog: pytest.LogCaptureFixture) -> None:
+    middleware = jwt_wsgi.JWTMiddleware(echo_app, key=SECRET, algorithms=["HS256"], clock=Clock())
+    with caplog.at_level("INFO", logger="jwt_wsgi"):
+        ValidatingClient(middleware).get("/x", headers={"Authorization": "Bearer a.b.c"})
+    (record,) = caplog.records
+    assert record.jwt_reason == "token_malformed"  # type: ignore[attr-defined]
+    assert record.jwt_status == 401  # type: ignore[attr-defined]
+    assert "token_malformed" in record.getMessage()
