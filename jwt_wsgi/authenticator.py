@@ -50,7 +50,7 @@ logger = logging.getLogger("jwt_wsgi")
 Revocation = RevocationStore | Callable[[dict[str, Any]], bool]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Authenticated:
     """A token that passed every check, as one request sees it.
 
@@ -59,6 +59,9 @@ class Authenticated:
         to mutate).
     :param header: the JOSE header, a fresh copy.
     :param provider: the name of the provider that accepted it.
+
+    Made for one caller and never shared, so it is not frozen (a frozen
+    dataclass costs more to build than a cache hit costs in all).
     """
 
     token: str
@@ -125,7 +128,9 @@ class Authenticator:
                     )
                 self._by_issuer[provider.issuer] = self._verifiers[provider.name]
         self.source = BearerHeader(header, scheme)
+        self._environ_key = self.source.environ_key
         self._prefix = self.source.prefix
+        self._prefix_length = len(self._prefix)
         # A header longer than this cannot hold a token we would accept.
         self._max_header = self.max_token_bytes + len(self._prefix) + 64
         self.cache = TokenCache(_checks.count(cache_size, "cache_size"))
@@ -179,16 +184,24 @@ class Authenticator:
         looked up in the cache before any parsing: only strings that passed
         the strict parse are cached, so a hit needs nothing more.
         """
-        value: str | None = environ.get(self.source.environ_key)
+        value: str | None = environ.get(self._environ_key)
         if value is None:
             return None
         now = self._clock()
         looked_up = cached = None
         if value.startswith(self._prefix):
-            looked_up = value[len(self._prefix) :]
+            looked_up = value[self._prefix_length :]
             cached = self.cache.get(looked_up)
-            if cached is not None and cached.holds(now):
-                return self._accept(looked_up, cached)
+            # Verified.holds, inlined: this is the per-request path.
+            if (
+                cached is not None
+                and cached.verifier.keys.current() is cached.ring
+                and cached.valid_from <= now < cached.valid_until
+            ):
+                claims = cached.fresh_claims()
+                if self._is_revoked is not None:
+                    self._check_revocation(claims)
+                return Authenticated(looked_up, claims, cached.fresh_header(), cached.provider)
         if len(value) > self._max_header:
             raise TokenTooLarge()
         token = self.source.parse(value)
@@ -224,15 +237,14 @@ class Authenticator:
             self.cache.discard(token)
             if cached.verifier.keys.current() is cached.ring:
                 cached.verifier.check_time(cached, now)  # the same keys: time ran out
-        verifier = self._choose_verifier(token)
+        verifier = self._single or self._choose_verifier(token)
         verified = verifier.verify_static(token)
         verifier.check_time(verified, now)
         self.cache.put(token, verified)
         return self._accept(token, verified)
 
     def _choose_verifier(self, token: str) -> Verifier:
-        if self._single is not None:
-            return self._single
+        """The provider the token's ``iss`` names (read unverified, trusted for nothing else)."""
         issuer = peek_claim(token, "iss", self.max_token_bytes)
         verifier = self._by_issuer.get(issuer) if isinstance(issuer, str) else None
         if verifier is None:
@@ -240,11 +252,14 @@ class Authenticator:
         return verifier
 
     def _accept(self, token: str, verified: Verified) -> Authenticated:
-        """The per-caller result, after the revocation check that every request makes."""
+        """The per-caller result, after the revocation check that every request makes.
+
+        (Inlined in :meth:`authenticate_request` for the usual cache hit.)
+        """
         claims = verified.fresh_claims()
         if self._is_revoked is not None:
             self._check_revocation(claims)
-        return Authenticated(token, claims, verified.fresh_header(), verified.verifier.name)
+        return Authenticated(token, claims, verified.fresh_header(), verified.provider)
 
     def _check_revocation(self, claims: dict[str, Any]) -> None:
         assert self._is_revoked is not None

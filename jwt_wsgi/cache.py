@@ -3,7 +3,7 @@
 Clients send the same token until it expires, and verifying it (strict parse,
 signature, static claims) costs far more than everything else the middleware
 does. :class:`TokenCache` remembers the :class:`~jwt_wsgi.tokens.Verified`
-result per token string, bounded and least-recently-used first out.
+result per token string, bounded, evicting what has gone unused longest.
 
 What a hit does *not* skip, so caching never weakens a check:
 
@@ -24,7 +24,6 @@ non-canonical base64url, so the cache key cannot be dodged by re-spelling.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from .errors import ConfigurationError
@@ -34,7 +33,15 @@ if TYPE_CHECKING:
 
 
 class TokenCache:
-    """A thread-safe LRU of verified tokens.
+    """A thread-safe, bounded cache of verified tokens with second-chance eviction.
+
+    Eviction approximates least-recently-used the way CLOCK does: a hit only
+    marks its entry as used (one attribute store, where moving an entry to the
+    end of an ordered dict costs several times more on every request), and
+    when the cache is full the oldest entries are examined in insertion
+    order: a used one loses its mark and goes to the back, the first unused
+    one is evicted. A token requested again and again is never evicted while
+    tokens seen once come and go.
 
     :param size: the most entries kept; ``0`` turns the cache off.
     """
@@ -43,7 +50,7 @@ class TokenCache:
         if not isinstance(size, int) or size < 0:
             raise ConfigurationError(f"cache_size must be 0 (off) or more, not {size!r}")
         self.size = size
-        self._entries: OrderedDict[str, Verified] = OrderedDict()
+        self._entries: dict[str, Verified] = {}
         self._lock = threading.Lock()
         #: Counters for monitoring; updated without a lock, so approximate
         #: under concurrency.
@@ -54,31 +61,31 @@ class TokenCache:
         return len(self._entries)
 
     def get(self, token: str) -> Verified | None:
-        """The entry for ``token``, or ``None``.
-
-        Reads take no lock: each ``OrderedDict`` operation is atomic, and a
-        concurrent eviction between the two only costs the recency update.
-        """
+        """The entry for ``token``, or ``None``. Takes no lock."""
         entry = self._entries.get(token)
         if entry is None:
             self.misses += 1
             return None
         self.hits += 1
-        try:
-            self._entries.move_to_end(token)
-        except KeyError:
-            pass
+        entry.used = True
         return entry
 
     def put(self, token: str, verified: Verified) -> None:
         """Remember that ``token`` verified."""
         if not self.size:
             return
+        entries = self._entries
         with self._lock:
-            self._entries[token] = verified
-            self._entries.move_to_end(token)
-            if len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            entries.pop(token, None)
+            while len(entries) >= self.size:
+                oldest = next(iter(entries))
+                entry = entries.pop(oldest)
+                if entry.used:  # a second chance, at the back
+                    entry.used = False
+                    entries[oldest] = entry
+                else:
+                    break
+            entries[token] = verified
 
     def discard(self, token: str) -> None:
         """Forget ``token`` (it expired, say)."""

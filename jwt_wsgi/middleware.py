@@ -159,6 +159,9 @@ class JWTMiddleware:
         self.remote_user = remote_user
         _checks.callable_or_none(on_error, "on_error", "(environ, start_response, error)")
         self.on_error = on_error
+        # Bound once: these two run for every request.
+        self._route = self.rules.route
+        self._authenticate = authenticator.authenticate_request
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -170,15 +173,29 @@ class JWTMiddleware:
             # traceback; fail closed and leave the details in the log.
             logger.exception("unexpected error while authenticating a request")
             return self._refuse(environ, start_response, VerificationFailed())
-        self._expose(environ, result)
+        # Expose the result (inlined: this is the per-request path).
+        if result is None:
+            environ["jwt.claims"] = environ["jwt.token"] = None
+            environ["jwt.header"] = environ["jwt.provider"] = None
+        else:
+            claims = environ["jwt.claims"] = result.claims
+            environ["jwt.token"] = result.token
+            environ["jwt.header"] = result.header
+            environ["jwt.provider"] = result.provider
+            if self.remote_user is not None:
+                user = claims.get(self.remote_user)
+                if isinstance(user, str):
+                    environ["REMOTE_USER"] = user
+                elif isinstance(user, int) and not isinstance(user, bool):
+                    environ["REMOTE_USER"] = str(user)
         return self.app(environ, start_response)
 
     def _decide(self, environ: WSGIEnvironment) -> Authenticated | None:
         """Route, authenticate and authorize; the result, ``None`` (anonymous) or a raise."""
-        environ["PATH_INFO"], rule = self.rules.route(environ)
+        environ["PATH_INFO"], rule = self._route(environ)
         if rule.auth == "public" or (self.cors_preflight and _is_preflight(environ)):
             return None
-        result = self.authenticator.authenticate_request(environ)
+        result = self._authenticate(environ)
         if result is None:
             if rule.auth == "required":
                 raise MissingToken()
@@ -186,22 +203,6 @@ class JWTMiddleware:
         if rule.checks:
             rule.authorize(result, environ)
         return result
-
-    def _expose(self, environ: WSGIEnvironment, result: Authenticated | None) -> None:
-        if result is None:
-            environ["jwt.claims"] = environ["jwt.token"] = None
-            environ["jwt.header"] = environ["jwt.provider"] = None
-            return
-        environ["jwt.claims"] = result.claims
-        environ["jwt.token"] = result.token
-        environ["jwt.header"] = result.header
-        environ["jwt.provider"] = result.provider
-        if self.remote_user is not None:
-            user = result.claims.get(self.remote_user)
-            if isinstance(user, str):
-                environ["REMOTE_USER"] = user
-            elif isinstance(user, int) and not isinstance(user, bool):
-                environ["REMOTE_USER"] = str(user)
 
     def _refuse(
         self, environ: WSGIEnvironment, start_response: StartResponse, error: AuthError

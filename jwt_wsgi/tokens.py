@@ -72,6 +72,7 @@ class Verified:
         the leeway), ``-inf`` when unbounded.
     :param valid_until: the instant it stops being valid (``exp`` plus the
         leeway), ``inf`` when it never expires.
+    :param provider: the name of the provider that accepted it.
     """
 
     header: dict[str, Any]
@@ -81,15 +82,13 @@ class Verified:
     ring: KeyRing
     valid_from: float
     valid_until: float
+    provider: str
     #: Names of claims holding objects or arrays: only those need deep copies.
     nested: tuple[str, ...] = ()
     #: Whether any header member is an object or array.
     header_nested: bool = False
-
-    @property
-    def provider(self) -> str:
-        """The name of the provider that accepted the token."""
-        return self.verifier.name
+    #: Cache bookkeeping: set on each hit, cleared when eviction passes it by.
+    used: bool = False
 
     def holds(self, now: float) -> bool:
         """Whether this verification still stands: the same keys, inside its time window.
@@ -225,8 +224,14 @@ class Verifier:
         self.keys: KeySource = provider.keys
         self.max_token_bytes = max_token_bytes
         self.clock = clock
+        # The provider's settings, read once into attributes of our own: the
+        # cache-miss path reads them for every token.
         self._algorithms = frozenset(provider.algorithms)
         self._leeway = provider.leeway
+        self._issuer = provider.issuer
+        self._audience = provider.audience
+        self._typ = provider.typ
+        self._numeric_sub = provider.allow_numeric_sub
         required = dict.fromkeys(provider.require)
         if provider.audience:
             required["aud"] = None
@@ -280,11 +285,11 @@ class Verifier:
             raise UnsupportedToken("the token uses a critical extension that is not supported")
         if "b64" in header:
             raise UnsupportedToken("unencoded payloads (b64) are not supported")
-        if self.provider.typ is not None:
+        if self._typ is not None:
             typ = header.get("typ")
             if (
                 not isinstance(typ, str)
-                or typ.lower().removeprefix("application/") not in self.provider.typ
+                or typ.lower().removeprefix("application/") not in self._typ
             ):
                 raise InvalidTokenType()
         kid = header.get("kid")
@@ -320,10 +325,11 @@ class Verifier:
         for name in self._string_claims:
             if name in claims and not isinstance(claims[name], str):
                 raise InvalidClaim(f"the token's '{name}' claim is not a string")
-        sub = claims.get("sub")
-        if sub is not None and (isinstance(sub, bool) or not isinstance(sub, str | int)):
-            raise InvalidClaim("the token's 'sub' claim is not a string or an integer")
-        if self.provider.issuer is not None and claims.get("iss") != self.provider.issuer:
+        if self._numeric_sub:
+            sub = claims.get("sub")
+            if sub is not None and (isinstance(sub, bool) or not isinstance(sub, str | int)):
+                raise InvalidClaim("the token's 'sub' claim is not a string or an integer")
+        if self._issuer is not None and claims.get("iss") != self._issuer:
             raise InvalidIssuer()
         self._check_audience(claims)
         exp = claims.get("exp")
@@ -336,6 +342,7 @@ class Verifier:
             ring=ring,
             valid_from=max(starts) - self._leeway if starts else -math.inf,
             valid_until=exp + self._leeway if exp is not None else math.inf,
+            provider=self.name,
             nested=tuple([k for k, v in claims.items() if type(v) is dict or type(v) is list]),
             header_nested=any(type(v) is dict or type(v) is list for v in header.values()),
         )
@@ -361,7 +368,7 @@ class Verifier:
         values = [aud] if isinstance(aud, str) else aud
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise InvalidClaim("the token's audience is malformed")
-        if not self.provider.audience or self.provider.audience.isdisjoint(values):
+        if not self._audience or self._audience.isdisjoint(values):
             raise InvalidAudience()
 
 

@@ -186,6 +186,21 @@ def test_bound_holds_and_least_recently_used_goes_first() -> None:
     assert cache.get(tokens[2]) is None
 
 
+def test_a_token_in_use_outlives_a_stream_of_one_time_tokens() -> None:
+    """Second-chance eviction: hits keep an entry, whatever arrives after it."""
+    verifier = Verifier(Provider("p", ["HS256"], key=SECRET))
+    cache = TokenCache(size=4)
+    hot = make_token({"sub": "hot"})
+    cache.put(hot, verifier.verify_static(hot))
+    for i in range(50):
+        one_time = make_token({"sub": f"once{i}"})
+        cache.put(one_time, verifier.verify_static(one_time))
+        assert cache.get(hot) is not None, i
+        assert len(cache) <= 4
+    cache.put(hot, verifier.verify_static(hot))  # a re-put replaces, never duplicates
+    assert len(cache) == 4
+
+
 def test_bound_holds_under_concurrent_load(clock: Clock) -> None:
     mw = build(clock, cache_size=50)
     tokens = [make_token({"sub": f"u{i}"}) for i in range(400)]
