@@ -102,6 +102,15 @@ ALGORITHM_KEY_TYPES: Mapping[str, str] = {
     "EdDSA": "OKP",
 }
 
+#: RFC 7518 section 3.4 and RFC 8812: the one curve each ECDSA algorithm uses.
+#: Checked here rather than left to PyJWT, whose older releases accept any curve.
+EC_CURVES: Mapping[str, str] = {
+    "ES256": "secp256r1",
+    "ES384": "secp384r1",
+    "ES512": "secp521r1",
+    "ES256K": "secp256k1",
+}
+
 #: RFC 7518 section 3.2: an HMAC key at least as long as the hash output.
 HMAC_MIN_BYTES: Mapping[str, int] = {"HS256": 32, "HS384": 48, "HS512": 64}
 
@@ -151,6 +160,16 @@ class KeySource(Protocol):
 def is_key_source(value: object) -> bool:
     """Whether ``value`` is a key source rather than key material."""
     return hasattr(value, "current") and hasattr(value, "refresh_for")
+
+
+def curve_fits(key: Any, algorithm: str) -> bool:
+    """Whether an EC key is on the curve ``algorithm`` requires (other keys: always)."""
+    curve = EC_CURVES.get(algorithm)
+    if curve is None:
+        return True
+    return isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey) and (
+        key.curve.name == curve
+    )
 
 
 def check_hmac_secret(secret: bytes, algorithm: str, allow_weak: bool = False) -> None:
@@ -316,7 +335,9 @@ class KeyRing:
         fitting = [
             name
             for name in self.algorithms
-            if ALGORITHM_KEY_TYPES[name] == key_type and entry.jwk_alg in (None, name)
+            if ALGORITHM_KEY_TYPES[name] == key_type
+            and entry.jwk_alg in (None, name)
+            and curve_fits(entry.raw, name)
         ]
         prepared: dict[str, Any] = {}
         try:

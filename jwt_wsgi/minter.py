@@ -46,8 +46,10 @@ from ._checks import Duration
 from .errors import ConfigurationError
 from .keys import (
     ALGORITHM_KEY_TYPES,
+    EC_CURVES,
     check_hmac_secret,
     check_rsa_key,
+    curve_fits,
     pem_text,
     validate_algorithms,
 )
@@ -296,6 +298,8 @@ def _load_signing_key(key: Any, algorithm: str, allow_weak: bool) -> Any:
             ) from None
     if not isinstance(key, _PRIVATE_TYPES[key_type]):
         raise ConfigurationError(f"{algorithm} needs a {key_type} private key")
+    if not curve_fits(key, algorithm):
+        raise ConfigurationError(f"{algorithm} needs a key on the {EC_CURVES[algorithm]} curve")
     if isinstance(key, rsa.RSAPrivateKey):
         check_rsa_key(key.public_key())
     try:

@@ -99,6 +99,9 @@ def test_refuses_none_weak_and_mismatched_keys(rsa_key: rsa.RSAPrivateKey) -> No
         Minter(SECRET, algorithm="RS256")
     with pytest.raises(ConfigurationError):
         Minter(rsa_key, algorithm="ES256")
+    p384 = ec.generate_private_key(ec.SECP384R1())
+    with pytest.raises(ConfigurationError, match="secp256r1"):
+        Minter(p384, algorithm="ES256")  # every PyJWT version, old ones included
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     with pytest.raises(ConfigurationError, match="2048"):
         Minter(small, algorithm="RS256")
