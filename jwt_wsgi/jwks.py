@@ -277,7 +277,10 @@ class RemoteKeySet:
         """The set and its max-age, discovery included, within one deadline."""
         deadline = time.monotonic() + self.timeout
         url = self.url if self.url is not None else self._discover(deadline)
-        return self._get(url, deadline)
+        document, max_age = self._get(url, deadline)
+        if not isinstance(document.get("keys"), list):
+            raise FetchError(f"the response from {url} is not a JWK Set (no 'keys' list)")
+        return document, max_age
 
     def _get(self, url: str, deadline: float) -> tuple[dict[str, Any], float | None]:
         return get_json(

@@ -30,7 +30,7 @@ from cryptography.x509.oid import NameOID
 #: How the key set can be answered.
 BEHAVIOURS = (
     "ok",  # 200 with the keys
-    "status-500",  # 500 with a JSON error
+    "status-500",  # 500, with a body that would parse as the key set
     "hang",  # read the request, never answer
     "hang-headers",  # send the status line, then nothing
     "drip",  # headers, then one byte of body every drip_interval seconds
@@ -41,7 +41,7 @@ BEHAVIOURS = (
     "long-header",  # one header line of 70,000 bytes
     "garbage",  # 200 with a body that is not JSON
     "not-a-set",  # 200 with a JSON object that is no key set
-    "oversize",  # 200 with a 2 MiB body
+    "oversize",  # 200 with the keys and 2 MiB of trailing whitespace
     "redirect",  # 302 to redirect_to
     "close",  # accept and close at once
 )
@@ -173,7 +173,8 @@ class KeyServer:
             extra = [("Cache-Control", self.cache_control)] if self.cache_control else []
             self._send(sock, "200 OK", json.dumps({"keys": self.keys}).encode(), extra)
         elif behaviour == "status-500":
-            self._send(sock, "500 Internal Server Error", b'{"error": "boom"}')
+            # An error page that happens to look like keys must not be trusted.
+            self._send(sock, "500 Internal Server Error", json.dumps({"keys": self.keys}).encode())
         elif behaviour in ("hang", "hang-headers"):
             if behaviour == "hang-headers":
                 sock.sendall(b"HTTP/1.1 200 OK\r\n")
@@ -206,7 +207,9 @@ class KeyServer:
         elif behaviour == "not-a-set":
             self._send(sock, "200 OK", b'{"hello": "world"}')
         elif behaviour == "oversize":
-            self._send(sock, "200 OK", b'{"keys": [], "pad": "' + b"x" * (2 << 20) + b'"}')
+            # Valid JSON even when cut at the size limit, so only the limit refuses it.
+            body = json.dumps({"keys": self.keys}).encode() + b" " * (2 << 20)
+            self._send(sock, "200 OK", body)
         elif behaviour == "redirect":
             self._send(sock, "302 Found", b"", [("Location", self.redirect_to)])
         elif behaviour == "close":

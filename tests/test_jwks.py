@@ -295,6 +295,16 @@ BROKEN = [
 ]
 
 
+# What the log says for the failures that could otherwise pass for another.
+EXPECTED_REASON = {
+    "status-500": "HTTP 500",
+    "oversize": "over 1048576 bytes",
+    "redirect-to-http": "non-https",
+    "drip": "deadline",
+    "not-a-set": "not a JWK Set",
+}
+
+
 def misbehave(server: KeyServer, behaviour: str) -> None:
     if behaviour == "redirect-to-http":
         server.behaviour = "redirect"
@@ -327,7 +337,9 @@ def test_a_broken_first_fetch_is_401_keys_unavailable(
     assert g.keys.settle(5)
     assert server.fetches == 1
     assert g.keys.failed_fetches == 1
-    assert len([r for r in caplog.records if "key set fetch failed" in r.message]) == 1
+    failures = [r.getMessage() for r in caplog.records if "key set fetch failed" in r.message]
+    assert len(failures) == 1
+    assert EXPECTED_REASON.get(behaviour, "") in failures[0]
     no_tracebacks(caplog)
 
 

@@ -234,6 +234,9 @@ def test_an_encryption_algorithm_without_use_is_skipped_too(rsa_key: rsa.RSAPriv
     oaep = {**jwk(rsa_key.public_key(), as_dict=True), "kid": "e", "alg": "RSA-OAEP-256"}
     sig = {**jwk(rsa_key.public_key(), as_dict=True), "kid": "s"}
     assert [k.kid for k in KeyRing({"keys": [oaep, sig]}, ["RS256"]).keys] == ["s"]
+    reason = "key 'e': its alg 'RSA-OAEP-256' is not a signature algorithm jwt_wsgi verifies"
+    with pytest.raises(ConfigurationError, match=reason):
+        KeyRing({"keys": [oaep]}, ["RS256"])
 
 
 def test_a_broken_member_of_a_configured_set_is_named_with_its_reason(
