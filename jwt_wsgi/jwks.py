@@ -181,30 +181,46 @@ class RemoteKeySet:
         return done is None or done.wait(timeout)
 
     def _serve(self, *, force: bool) -> KeyRing:
-        """Start a fetch when one is due; wait for it only when the ring cannot answer."""
-        with self._lock:
-            now = self.clock()
-            # The ring answers without waiting while it is within its lifetime
-            # (a refresh may be running ahead of expiry), or past it once a
-            # fetch has failed (stale-if-error), never past usable_until.
-            ready = (
-                self._ring is not None
-                and now < self._usable_until
-                and (now < self._expires or self._failures > 0)
-            )
-            done = self._inflight
-            if done is None and now >= self._retry_at:
-                if force:
-                    if now - self._started_at >= self.cooldown:
-                        done = self._start_fetch()
-                elif not ready or now >= self._refresh_at:
+        """Start a fetch when one is due; wait for it only when the ring cannot answer.
+
+        The state is read without the lock (each attribute read is atomic, and
+        a fetch that lands meanwhile only makes the answer microseconds old);
+        the lock is taken only to start a fetch, and the decision is checked
+        again under it, so requests that go on with the keys they have never
+        queue behind each other and no fetch is started twice.
+        """
+        now = self.clock()
+        ready = self._ready(now)
+        done = self._inflight
+        if done is None and self._due(now, ready, force):
+            with self._lock:
+                done = self._inflight
+                if done is None and self._due(now, self._ready(now), force):
                     done = self._start_fetch()
         if done is not None and (force or not ready):
             done.wait(self.timeout)
-        with self._lock:
-            if self._ring is None or self.clock() >= self._usable_until:
-                raise KeysUnavailable()
-            return self._ring
+        ring = self._ring
+        if ring is None or self.clock() >= self._usable_until:
+            raise KeysUnavailable()
+        return ring
+
+    def _ready(self, now: float) -> bool:
+        """Whether the ring answers without waiting: within its lifetime (a refresh
+        may be running ahead of expiry), or past it once a fetch has failed
+        (stale-if-error), and never past ``usable_until``."""
+        return (
+            self._ring is not None
+            and now < self._usable_until
+            and (now < self._expires or self._failures > 0)
+        )
+
+    def _due(self, now: float, ready: bool, force: bool) -> bool:
+        """Whether a fetch should start now (outside any backoff after a failure)."""
+        if now < self._retry_at:
+            return False
+        if force:  # an unknown kid: at most one fetch per cooldown
+            return now - self._started_at >= self.cooldown
+        return not ready or now >= self._refresh_at
 
     def _start_fetch(self) -> threading.Event:
         """Begin a fetch in a thread of its own (the lock is held)."""

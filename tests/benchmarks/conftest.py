@@ -76,5 +76,18 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                 f"  {case}: {info['tokens']} distinct tokens grew RSS by "
                 f"{info['rss_growth_mib']:.1f} MiB; cache held {info['cache_entries']} entries"
             )
+    for case, info in sorted(extra.items()):
+        if "p99_us" in info:
+            write(
+                f"  {case}: {info['requests']} known-kid requests, p50 {info['p50_us']:.1f} us, "
+                f"p99 {info['p99_us']:.1f} us, max {info['max_us']:.0f} us"
+            )
+    healthy, hanging = extra.get("refresh-healthy"), extra.get("refresh-hanging")
+    if healthy and hanging:
+        write(
+            "  key server hanging / healthy, p99 of known-kid requests: "
+            f"{hanging['p99_us'] / healthy['p99_us']:.2f}"
+        )
     for case in sorted(medians):
-        write(f"  median {case:28s} {medians[case] * 1e6:10.2f} us")
+        if "p99_us" not in extra.get(case, {}):
+            write(f"  median {case:28s} {medians[case] * 1e6:10.2f} us")
