@@ -1,0 +1,54 @@
+"""The README and the reference pages say what the code does.
+
+Sphinx builds the reference from the docstrings (``make docs``); these checks
+cover the hand-written tables, which would otherwise drift from the code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import jwt_wsgi
+from jwt_wsgi import errors
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+
+def test_every_refusal_class_and_reason_is_listed() -> None:
+    page = (DOCS / "errors.rst").read_text()
+    for _, cls in inspect.getmembers(errors, inspect.isclass):
+        if issubclass(cls, errors.AuthError) and cls is not errors.AuthError:
+            row = re.search(
+                rf":class:`~jwt_wsgi\.{cls.__name__}`\n\s+- (\d+)\n\s+- ``(\w+)``", page
+            )
+            assert row is not None, cls.__name__
+            assert (int(row[1]), row[2]) == (cls.status, cls.reason), cls.__name__
+
+
+def test_every_option_is_in_the_table_of_where_it_is_set() -> None:
+    page = (DOCS / "middleware.rst").read_text()
+    table = page[page.index("where it is set") : page.index("Every option is checked")]
+    rows = re.split(r"\n   \* - ", table)[1:]
+    owners = {
+        "JWTMiddleware": jwt_wsgi.JWTMiddleware,
+        "Authenticator": jwt_wsgi.Authenticator,
+        "Provider": jwt_wsgi.Provider,
+    }
+    for row in rows:
+        name = re.match(r":class:`~jwt_wsgi\.(\w+)`", row)
+        assert name is not None
+        listed = set(re.findall(r"``(\w+)``", row))
+        parameters = inspect.signature(owners[name[1]]).parameters
+        expected = {p for p in parameters if p not in ("app", "authenticator", "options", "name")}
+        assert listed == expected, name[1]
+
+
+def test_the_readme_shows_the_two_commands_and_no_stale_version() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "make demo" in readme and "make test" in readme
+    assert "3.10" not in readme and "3.11+" in readme
+    for link in re.findall(r"\]\(((?:docs|examples)/[^)#]*)", readme):
+        assert (ROOT / link).exists(), link
