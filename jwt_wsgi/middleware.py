@@ -164,8 +164,17 @@ class JWTMiddleware:
         self._authenticate = authenticator.authenticate_request
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Route, authenticate, authorize, expose, then call the app (or refuse)."""
         try:
-            result = self._decide(environ)
+            environ["PATH_INFO"], rule = self._route(environ)
+            result: Authenticated | None = None
+            if rule.auth != "public" and not (self.cors_preflight and _is_preflight(environ)):
+                result = self._authenticate(environ)
+                if result is None:
+                    if rule.auth == "required":
+                        raise MissingToken()
+                elif rule.checks:
+                    rule.authorize(result, environ)
         except AuthError as error:
             return self._refuse(environ, start_response, error)
         except Exception:
@@ -173,7 +182,6 @@ class JWTMiddleware:
             # traceback; fail closed and leave the details in the log.
             logger.exception("unexpected error while authenticating a request")
             return self._refuse(environ, start_response, VerificationFailed())
-        # Expose the result (inlined: this is the per-request path).
         if result is None:
             environ["jwt.claims"] = environ["jwt.token"] = None
             environ["jwt.header"] = environ["jwt.provider"] = None
@@ -189,20 +197,6 @@ class JWTMiddleware:
                 elif isinstance(user, int) and not isinstance(user, bool):
                     environ["REMOTE_USER"] = str(user)
         return self.app(environ, start_response)
-
-    def _decide(self, environ: WSGIEnvironment) -> Authenticated | None:
-        """Route, authenticate and authorize; the result, ``None`` (anonymous) or a raise."""
-        environ["PATH_INFO"], rule = self._route(environ)
-        if rule.auth == "public" or (self.cors_preflight and _is_preflight(environ)):
-            return None
-        result = self._authenticate(environ)
-        if result is None:
-            if rule.auth == "required":
-                raise MissingToken()
-            return None
-        if rule.checks:
-            rule.authorize(result, environ)
-        return result
 
     def _refuse(
         self, environ: WSGIEnvironment, start_response: StartResponse, error: AuthError
