@@ -13,11 +13,14 @@ import warnings
 from typing import Any
 
 from .authenticator import Authenticated, Authenticator, AuthenticatorOptions
+from .cookies import Cookies
 from .errors import (
+    AmbiguousCredentials,
     AuthError,
     ClaimMismatch,
     ConditionFailed,
     ConfigurationError,
+    CsrfFailed,
     DisallowedAlgorithm,
     Error,
     ExpiredToken,
@@ -37,25 +40,36 @@ from .errors import (
     MissingClaim,
     MissingToken,
     ProviderNotAccepted,
+    RefreshReused,
     RevocationCheckFailed,
     RevocationUnavailable,
     RevokedToken,
     ScopeMissing,
     ServiceUnavailable,
+    StepUpRequired,
     TokenTooLarge,
     UnknownKey,
     UnsafePath,
     UnsupportedToken,
     VerificationFailed,
+    WrongTokenKind,
     error_response,
 )
 from .jwks import RemoteKeySet, jwks_app
 from .keys import KeyInput, KeyRing, KeySource
 from .middleware import JWTMiddleware, get_claims
-from .minter import Minter, SigningKey
+from .minter import Minter, TokenPair
 from .providers import Provider, ProviderOptions
-from .revocation import MemoryRevocationStore, RedisRevocationStore, RevocationStore
-from .rules import Rule
+from .revocation import (
+    DenylistStore,
+    MemoryRevocationStore,
+    RedisRevocationStore,
+    RevocationStore,
+)
+from .rules import Policy, Rule
+from .session import LogoutEndpoint, RefreshEndpoint
+from .signing import FileKeyStore, MemoryKeyStore, SigningKey
+from .sources import TokenSources
 
 __version__ = "0.2.0"
 
@@ -63,6 +77,7 @@ __all__ = [
     # middleware, authentication, minting
     "JWTMiddleware",
     "Rule",
+    "Policy",
     "get_claims",
     "Authenticator",
     "Authenticated",
@@ -70,7 +85,15 @@ __all__ = [
     "Provider",
     "ProviderOptions",
     "Minter",
+    "TokenPair",
+    "RefreshEndpoint",
+    "LogoutEndpoint",
     "SigningKey",
+    "MemoryKeyStore",
+    "FileKeyStore",
+    # where tokens come from
+    "TokenSources",
+    "Cookies",
     # keys
     "KeyInput",
     "KeyRing",
@@ -79,6 +102,7 @@ __all__ = [
     "jwks_app",
     # revocation
     "RevocationStore",
+    "DenylistStore",
     "MemoryRevocationStore",
     "RedisRevocationStore",
     # errors: the root, configuration, and refusals by outcome and reason
@@ -89,6 +113,7 @@ __all__ = [
     "InvalidRequest",
     "MalformedCredentials",
     "UnsafePath",
+    "AmbiguousCredentials",
     "MissingToken",
     "InvalidToken",
     "MalformedToken",
@@ -106,13 +131,17 @@ __all__ = [
     "InvalidAudience",
     "InvalidIssuer",
     "ProviderNotAccepted",
+    "WrongTokenKind",
     "RevokedToken",
+    "RefreshReused",
     "KeysUnavailable",
     "VerificationFailed",
     "InsufficientScope",
     "ScopeMissing",
     "ClaimMismatch",
     "ConditionFailed",
+    "StepUpRequired",
+    "CsrfFailed",
     "ServiceUnavailable",
     "RevocationCheckFailed",
     "error_response",

@@ -5,7 +5,8 @@ the token source, the verified-token cache, the providers and how one is
 chosen, the verification itself and the revocation check. One token goes
 through it as::
 
-    token source -> cache -> provider (by iss) -> verification -> revocation -> Authenticated
+    token source -> cache -> provider (by iss) -> verification -> revocation
+        -> CSRF (cookie tokens) -> Authenticated
 
 The middleware calls :meth:`Authenticator.authenticate_request` for each
 request; tests, command-line tools and other adapters call
@@ -25,8 +26,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from . import _checks
-from .bearer import BearerHeader
 from .cache import TokenCache
+from .cookies import Cookies
 from .errors import (
     ConfigurationError,
     InvalidIssuer,
@@ -38,8 +39,9 @@ from .errors import (
 )
 from .keys import KeyInput, KeyRing
 from .providers import Provider, ProviderOptions
-from .revocation import RevocationStore
-from .tokens import Verified, Verifier, peek_claim
+from .revocation import DenylistStore, RevocationStore
+from .sources import Location, TokenSources
+from .tokens import Verified, Verifier, peek_claim, token_id
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -59,6 +61,7 @@ class Authenticated:
         to mutate).
     :param header: the JOSE header, a fresh copy.
     :param provider: the name of the provider that accepted it.
+    :param kind: ``"access"``, or ``"refresh"`` for a refresh token.
 
     Made for one caller and never shared, so it is not frozen (a frozen
     dataclass costs more to build than a cache hit costs in all).
@@ -68,6 +71,7 @@ class Authenticated:
     claims: dict[str, Any]
     header: dict[str, Any]
     provider: str
+    kind: str = "access"
 
 
 class Authenticator:
@@ -83,8 +87,15 @@ class Authenticator:
     :param revocation_unavailable: when the store cannot answer, ``"closed"``
         refuses with 503 (:class:`~jwt_wsgi.errors.RevocationCheckFailed`);
         ``"open"`` lets the token through and logs a warning.
+    :param locations: where tokens are read, in order: ``"header"``,
+        ``"cookie"``, ``"query"`` (``("header",)``); see :mod:`jwt_wsgi.sources`.
+        A rule can name other locations for its paths.
     :param header: the request header carrying the token (``"Authorization"``).
     :param scheme: its auth scheme (``"Bearer"``; ``""`` for a bare token).
+    :param query: the query parameter of the ``"query"`` location (``"access_token"``).
+    :param cookies: cookie names and the CSRF header (:class:`~jwt_wsgi.cookies.Cookies`
+        with its defaults).
+    :param csrf: require the CSRF value for cookie tokens on unsafe methods (``True``).
     :param cache_size: verified tokens remembered (``10000``; ``0`` is off).
     :param max_token_bytes: longer tokens are refused unparsed (``8192``,
         about 6 KiB of claims JSON once base64url-encoded).
@@ -97,8 +108,12 @@ class Authenticator:
         *,
         revocation: Revocation | None = None,
         revocation_unavailable: Literal["closed", "open"] = "closed",
+        locations: Sequence[Location] = ("header",),
         header: str = "Authorization",
         scheme: str = "Bearer",
+        query: str = "access_token",
+        cookies: Cookies | None = None,
+        csrf: bool = True,
         cache_size: int = 10_000,
         max_token_bytes: int = 8192,
         clock: Callable[[], float] = time.time,
@@ -110,7 +125,7 @@ class Authenticator:
         if not providers or not all(isinstance(p, Provider) for p in providers):
             raise ConfigurationError("providers must hold at least one Provider, and only those")
         self.max_token_bytes = _checks.count(max_token_bytes, "max_token_bytes", minimum=1)
-        self._clock = _checks.function(clock, "clock", "() -> float")
+        self._clock = self.clock = _checks.function(clock, "clock", "() -> float")
         self._verifiers: dict[str, Verifier] = {}
         for provider in providers:
             if provider.name in self._verifiers:
@@ -127,7 +142,12 @@ class Authenticator:
                         "with several providers, each needs an issuer of its own to be chosen by"
                     )
                 self._by_issuer[provider.issuer] = self._verifiers[provider.name]
-        self.source = BearerHeader(header, scheme)
+        self.sources = TokenSources(
+            locations, header=header, scheme=scheme, query=query, cookies=cookies, csrf=csrf
+        )
+        self.source = self.sources.bearer
+        # The default, header only, has a path of its own: the usual request.
+        self._header_only = self.sources.locations == ("header",)
         self._environ_key = self.source.environ_key
         self._prefix = self.source.prefix
         self._prefix_length = len(self._prefix)
@@ -135,6 +155,8 @@ class Authenticator:
         self._max_header = self.max_token_bytes + len(self._prefix) + 64
         self.cache = TokenCache(_checks.count(cache_size, "cache_size"))
         self._is_revoked = _revocation_check(revocation)
+        # jwt_wsgi's own stores also know tokens without a jti, by digest.
+        self._revocation_by_id = isinstance(revocation, DenylistStore)
         self._fail_open = (
             _checks.choice(revocation_unavailable, "revocation_unavailable", ("closed", "open"))
             == "open"
@@ -177,13 +199,21 @@ class Authenticator:
             raise MalformedToken("the token must be a string")
         return self._authenticate(token, self._clock(), self.cache.get(token))
 
-    def authenticate_request(self, environ: WSGIEnvironment) -> Authenticated | None:
-        """Check the request's token; ``None`` if it carries no bearer credentials.
+    def authenticate_request(
+        self, environ: WSGIEnvironment, locations: Sequence[Location] | None = None
+    ) -> Authenticated | None:
+        """Check the request's token; ``None`` if it carries none.
 
-        The header is read once. Its usual spelling (``Bearer <token>``) is
-        looked up in the cache before any parsing: only strings that passed
-        the strict parse are cached, so a hit needs nothing more.
+        :param locations: where to look (the configured locations by default);
+            a rule's own locations, say.
+
+        In the default case, a header alone, the header is read once and its
+        usual spelling (``Bearer <token>``) is looked up in the cache before
+        any parsing: only strings that passed the strict parse are cached, so
+        a hit needs nothing more.
         """
+        if locations is not None or not self._header_only:
+            return self._from_sources(environ, locations or self.sources.locations)
         value: str | None = environ.get(self._environ_key)
         if value is None:
             return None
@@ -201,9 +231,9 @@ class Authenticator:
                 # fresh_claims() and fresh_header(), inlined for the usual flat token.
                 claims = cached.claims.copy() if not cached.nested else cached.fresh_claims()
                 if self._is_revoked is not None:
-                    self._check_revocation(claims)
+                    self._check_revocation(claims, cached, looked_up)
                 header = cached.header.copy() if not cached.header_nested else cached.fresh_header()
-                return Authenticated(looked_up, claims, header, cached.provider)
+                return Authenticated(looked_up, claims, header, cached.provider, cached.kind)
         if len(value) > self._max_header:
             raise TokenTooLarge()
         token = self.source.parse(value)
@@ -212,6 +242,23 @@ class Authenticator:
         if token != looked_up:
             cached = self.cache.get(token)
         return self._authenticate(token, now, cached)
+
+    def _from_sources(
+        self, environ: WSGIEnvironment, locations: Sequence[Location]
+    ) -> Authenticated | None:
+        """The token from any of ``locations``, with what its location needs checked."""
+        found = self.sources.read(environ, locations)
+        if found is None:
+            return None
+        token, location = found
+        if len(token) > self.max_token_bytes:
+            raise TokenTooLarge()
+        result = self._authenticate(token, self._clock(), self.cache.get(token))
+        if location == "cookie":
+            self.sources.check_csrf(environ, result.claims)
+        elif location == "query":
+            self.sources.strip_query(environ)
+        return result
 
     def set_keys(self, key: KeyInput, *, provider: str = "default") -> None:
         """Replace a provider's keys with static ones, offline (same forms as ``key=``).
@@ -260,13 +307,20 @@ class Authenticator:
         """
         claims = verified.fresh_claims()
         if self._is_revoked is not None:
-            self._check_revocation(claims)
-        return Authenticated(token, claims, verified.fresh_header(), verified.provider)
+            self._check_revocation(claims, verified, token)
+        return Authenticated(
+            token, claims, verified.fresh_header(), verified.provider, verified.kind
+        )
 
-    def _check_revocation(self, claims: dict[str, Any]) -> None:
+    def _check_revocation(self, claims: dict[str, Any], verified: Verified, token: str) -> None:
         assert self._is_revoked is not None
         try:
-            revoked = self._is_revoked(claims)
+            if self._revocation_by_id:
+                if not verified.token_id:  # computed once per verification, then cached
+                    verified.token_id = token_id(token, verified.claims)
+                revoked = self._is_revoked(claims, token_id=verified.token_id)
+            else:
+                revoked = self._is_revoked(claims)
         except Exception as exc:
             if not isinstance(exc, RevocationUnavailable):
                 logger.exception("the revocation check raised")
@@ -288,8 +342,12 @@ class AuthenticatorOptions(ProviderOptions, total=False):
     providers: Provider | Sequence[Provider] | None
     revocation: Revocation | None
     revocation_unavailable: Literal["closed", "open"]
+    locations: Sequence[Location]
     header: str
     scheme: str
+    query: str
+    cookies: Cookies | None
+    csrf: bool
     cache_size: int
     max_token_bytes: int
     clock: Callable[[], float]
@@ -299,14 +357,12 @@ _PROVIDER_OPTIONS = frozenset(ProviderOptions.__optional_keys__)
 _OPTION_NAMES = frozenset(AuthenticatorOptions.__optional_keys__)
 
 
-def _revocation_check(
-    revocation: Revocation | None,
-) -> Callable[[dict[str, Any]], bool] | None:
+def _revocation_check(revocation: Revocation | None) -> Callable[..., bool] | None:
     if revocation is None:
         return None
     is_revoked = getattr(revocation, "is_revoked", None)
     if callable(is_revoked):
-        check: Callable[[dict[str, Any]], bool] = is_revoked
+        check: Callable[..., bool] = is_revoked
         return check
     if callable(revocation):
         return revocation

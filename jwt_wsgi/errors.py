@@ -6,9 +6,10 @@
   unsafe or cannot work (a weak key, ``none`` in ``algorithms``, a string where
   a list is expected). It is also a ``ValueError``, and it surfaces at
   start-up, never during a request.
-* :class:`AuthError` says why one request was refused. Its four RFC 6750
+* :class:`AuthError` says why one request was refused. Its RFC 6750
   outcomes (:class:`InvalidRequest` 400, :class:`MissingToken` and
-  :class:`InvalidToken` 401, :class:`InsufficientScope` 403) and
+  :class:`InvalidToken` 401, :class:`InsufficientScope` 403), RFC 9470's
+  :class:`StepUpRequired` (401), :class:`CsrfFailed` (403) and
   :class:`ServiceUnavailable` (503) branch into one leaf per reason, so
   ``on_error`` and tests branch on the class (``except ExpiredToken``) and
   logs and metrics on its stable :attr:`~AuthError.reason` code
@@ -149,6 +150,13 @@ class UnsafePath(InvalidRequest):
     default_description = "the request path cannot be made safe"
 
 
+class AmbiguousCredentials(InvalidRequest):
+    """400: two different tokens came in one request (say, a header and a cookie)."""
+
+    reason = "credentials_ambiguous"
+    default_description = "the request carries more than one token"
+
+
 # -- 401 without credentials ------------------------------------------------------
 
 
@@ -280,11 +288,25 @@ class ProviderNotAccepted(InvalidToken):
     default_description = "the token's issuer is not accepted for this path"
 
 
+class WrongTokenKind(InvalidToken):
+    """A refresh token where an access token is needed, or the reverse."""
+
+    reason = "token_kind_mismatch"
+    default_description = "this kind of token is not accepted here"
+
+
 class RevokedToken(InvalidToken):
-    """The revocation store lists the token."""
+    """The revocation store lists the token, its family, or a logout after it was issued."""
 
     reason = "token_revoked"
     default_description = "the token has been revoked"
+
+
+class RefreshReused(RevokedToken):
+    """A refresh token came back after it was used: its whole family is now revoked."""
+
+    reason = "refresh_reused"
+    default_description = "the refresh token was already used; the session is revoked"
 
 
 class KeysUnavailable(InvalidToken):
@@ -331,6 +353,66 @@ class ConditionFailed(InsufficientScope):
     """The rule's ``when`` callable returned something other than ``True``, or raised."""
 
     reason = "condition_failed"
+
+
+class CsrfFailed(AuthError):
+    """403: a token came in a cookie on an unsafe method without the matching CSRF value.
+
+    The double-submit value (a header such as ``X-CSRF-Token``) is missing or
+    does not match the token's ``csrf`` claim. Not a problem of the token, so
+    no Bearer challenge is sent.
+    """
+
+    status = 403
+    error = None
+    body_error = "csrf_failed"
+    reason = "csrf_failed"
+    default_description = "the request lacks the CSRF value that cookie tokens need"
+
+    def challenge(self, realm: str | None = None) -> str | None:
+        return None
+
+
+class StepUpRequired(AuthError):
+    """401 ``insufficient_user_authentication`` (RFC 9470): authenticate again, more strongly.
+
+    The token is valid, but the user signed in too long ago (``max_age``) or
+    with a weaker method than the path needs (``acr_values``); both are sent
+    in the challenge and the body so the client can ask the user to re-auth.
+    """
+
+    status = 401
+    error = "insufficient_user_authentication"
+    body_error = "insufficient_user_authentication"
+    reason = "step_up_required"
+    default_description = "a more recent or stronger authentication is required"
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        max_age: int | None = None,
+        acr_values: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(description)
+        self.max_age = max_age
+        self.acr_values = acr_values
+
+    def _extra(self) -> list[tuple[str, str]]:
+        extra = []
+        if self.max_age is not None:
+            extra.append(("max_age", str(self.max_age)))
+        if self.acr_values:
+            extra.append(("acr_values", " ".join(self.acr_values)))
+        return extra
+
+    def challenge(self, realm: str | None = None) -> str | None:
+        base = super().challenge(realm)
+        extra = ", ".join(f"{name}={_quote(value)}" for name, value in self._extra())
+        return f"{base}, {extra}" if extra and base else base
+
+    def body(self) -> dict[str, str]:
+        return {**super().body(), **dict(self._extra())}
 
 
 # -- 503 ---------------------------------------------------------------------------

@@ -10,7 +10,8 @@ a bare function). For every request it:
 2. **authenticates**, unless the rule is public: its
    :class:`~jwt_wsgi.authenticator.Authenticator` reads the bearer token and
    checks it (cache, provider, signature, claims, clock, revocation);
-3. **authorizes**: the rule's providers, claims, scopes and ``when``;
+3. **authorizes**: the middleware's ``policy`` (checks for every path), then
+   the rule's own (providers, token kind, claims, scopes, freshness, ``when``);
 4. **exposes** the result in the environ keys below and calls the app, whose
    response it passes on untouched (the request body is never read).
 
@@ -48,9 +49,15 @@ from typing import TYPE_CHECKING, Any, Unpack
 from . import _checks
 from .authenticator import Authenticated, Authenticator, AuthenticatorOptions
 from .cache import TokenCache
-from .errors import AuthError, ConfigurationError, MissingToken, VerificationFailed
+from .errors import (
+    AuthError,
+    ConfigurationError,
+    MissingToken,
+    VerificationFailed,
+    WrongTokenKind,
+)
 from .keys import KeyInput
-from .rules import Auth, Rule, RuleMap
+from .rules import Auth, Policy, Rule, RuleMap
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -87,6 +94,9 @@ class JWTMiddleware:
         :class:`~jwt_wsgi.providers.Provider` (``key=``, ``algorithms=``,
         ``issuer=``, ``audience=``...) as ``**options``.
     :param rules: :class:`~jwt_wsgi.rules.Rule` objects; most specific wins.
+    :param policy: a :class:`~jwt_wsgi.rules.Policy` every authenticated
+        request must pass as well as its rule's checks (``None``), for what
+        holds on every path: a claim, an audience-like claim, token kinds.
     :param default: the mode for paths no rule matches (``"required"``).
     :param realm: the ``realm`` of the challenge (``"api"``).
     :param cors_preflight: let CORS preflight requests (``OPTIONS`` with
@@ -118,6 +128,7 @@ class JWTMiddleware:
         authenticator: Authenticator | None = None,
         *,
         rules: Sequence[Rule] = (),
+        policy: Policy | None = None,
         default: Auth = "required",
         realm: str = "api",
         cors_preflight: bool = False,
@@ -143,6 +154,9 @@ class JWTMiddleware:
         self.rules = RuleMap(
             rules, default, case_sensitive=case_sensitive, check_request_target=check_request_target
         )
+        if policy is not None and (not isinstance(policy, Policy) or isinstance(policy, Rule)):
+            raise ConfigurationError(f"policy must be a Policy, not {type(policy).__name__}")
+        self.policy = policy
         known = authenticator.providers.keys()
         for rule in self.rules.rules:
             unknown = (rule.providers or frozenset()) - known
@@ -159,9 +173,10 @@ class JWTMiddleware:
         self.remote_user = remote_user
         _checks.callable_or_none(on_error, "on_error", "(environ, start_response, error)")
         self.on_error = on_error
-        # Bound once: these two run for every request.
+        # Bound once: these run for every request.
         self._route = self.rules.route
         self._authenticate = authenticator.authenticate_request
+        self._clock = authenticator.clock
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Route, authenticate, authorize, expose, then call the app (or refuse)."""
@@ -169,12 +184,17 @@ class JWTMiddleware:
             environ["PATH_INFO"], rule = self._route(environ)
             result: Authenticated | None = None
             if rule.auth != "public" and not (self.cors_preflight and _is_preflight(environ)):
-                result = self._authenticate(environ)
+                result = self._authenticate(environ, rule.locations)
                 if result is None:
                     if rule.auth == "required":
                         raise MissingToken()
-                elif rule.checks:
-                    rule.authorize(result, environ)
+                else:
+                    if self.policy is not None:
+                        self.policy.authorize(result, environ, self._clock)
+                    if rule.checks:
+                        rule.authorize(result, environ, self._clock)
+                    elif result.kind != "access":
+                        raise WrongTokenKind()
         except AuthError as error:
             return self._refuse(environ, start_response, error)
         except Exception:

@@ -19,72 +19,83 @@ returns is the complete claim set**: defaults are not merged in, as in
 flask-jwt-simple. ``datetime`` values become NumericDates (naive ones are
 taken as UTC). The signing algorithm is always the minter's own: a header
 named ``alg`` is refused, never allowed to override it.
+
+For browser sessions and long-lived logins, :meth:`Minter.mint_pair` makes
+an access token and a refresh token that belong together: one family
+(``fam``, the login), one CSRF value (``csrf``, for cookies), the time of
+the login (``auth_time``, for freshness and step-up). Refresh tokens say so
+twice, in their ``typ`` header (``refresh+jwt``) and their ``type`` claim,
+so they are never taken for access tokens.
+
+Keys live in a key store (:mod:`jwt_wsgi.signing`): this process's memory by
+default, or a :class:`~jwt_wsgi.signing.FileKeyStore` every worker shares.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import jwt
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import (
-    load_der_private_key,
-    load_pem_private_key,
-)
 
 from . import _checks
 from ._checks import Duration
 from .errors import ConfigurationError
-from .keys import (
-    ALGORITHM_KEY_TYPES,
-    EC_CURVES,
-    check_hmac_secret,
-    check_rsa_key,
-    curve_fits,
-    pem_text,
-    validate_algorithms,
-)
+from .keys import KeyRing, validate_algorithms
+from .signing import MemoryKeyStore, SigningKey, thumbprint
+
+__all__ = ["KeyStore", "Minter", "SigningKey", "TokenPair", "thumbprint"]
 
 ClaimsLoader = Callable[[Any], Mapping[str, Any]]
 _Loader = TypeVar("_Loader", bound=ClaimsLoader)
 
-_PRIVATE_TYPES = {
-    "RSA": (rsa.RSAPrivateKey,),
-    "EC": (ec.EllipticCurvePrivateKey,),
-    "OKP": (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey),
-}
+#: The ``typ`` header of refresh tokens (RFC 8725 section 3.11, explicit typing).
+REFRESH_TYP = "refresh+jwt"
+
+
+class KeyStore(Protocol):
+    """Where a minter's keys live (:mod:`jwt_wsgi.signing`)."""
+
+    def keys(self) -> tuple[SigningKey, ...]:
+        """Every key, the current one first."""
+        ...
+
+    def version(self) -> object:
+        """A value that changes whenever :meth:`keys` would answer differently."""
+        ...
+
+    def rotate(
+        self, key: Any = None, *, algorithm: str | None = None, kid: str | None = None
+    ) -> str:
+        """Make a new key current; returns its kid."""
+        ...
+
+    def retire(self, kid: str) -> None:
+        """Drop a key that is not current."""
+        ...
 
 
 @dataclass(frozen=True)
-class SigningKey:
-    """One key a minter signs with: the prepared key, its algorithm and ``kid``."""
+class TokenPair:
+    """An access token and a refresh token of one login (see :meth:`Minter.mint_pair`).
 
-    key: Any
-    algorithm: str
-    kid: str | None
+    :param access_token: the access token.
+    :param refresh_token: the refresh token: send it only to the refresh endpoint.
+    :param family: the ``fam`` both carry; revoking it ends this login.
+    :param csrf: the ``csrf`` value both carry, for cookie clients.
+    :param expires_in: the access token's lifetime in seconds.
+    """
 
-    def public_jwk(self) -> dict[str, Any] | None:
-        """The public half as a JWK, or ``None`` for an HMAC secret (never published)."""
-        if isinstance(self.key, bytes):
-            return None
-        public = self.key.public_key()
-        jwk: dict[str, Any] = jwt.get_algorithm_by_name(self.algorithm).to_jwk(public, as_dict=True)
-        # RFC 7517 section 4.3: use and key_ops should not appear together;
-        # PyJWT adds key_ops to RSA keys, and every verifier knows use.
-        jwk.pop("key_ops", None)
-        jwk.update(use="sig", alg=self.algorithm)
-        if self.kid is not None:
-            jwk["kid"] = self.kid
-        return jwk
+    access_token: str
+    refresh_token: str
+    family: str
+    csrf: str
+    expires_in: int
 
 
 class Minter:
@@ -95,13 +106,17 @@ class Minter:
     :meth:`retire` drops them. Asymmetric keys get their RFC 7638 thumbprint
     as ``kid`` unless one is given.
 
-    :param key: an HMAC secret (``str``/``bytes``), a PEM private key, a
-        ``cryptography`` private key, or a private ``jwt.PyJWK``.
+    :param key: an HMAC secret (``str``/``bytes``), a PEM or DER private key,
+        a ``cryptography`` private key, or a private ``jwt.PyJWK``; or leave it
+        out and give ``key_store``.
     :param algorithm: the signing algorithm (``"HS256"``); ``none`` is refused.
-    :param expires_in: lifetime of default-claim tokens, in seconds or as a
-        ``timedelta`` (15 minutes).
-    :param issuer: added as ``iss`` to default claims when given.
-    :param audience: added as ``aud`` to default claims when given.
+    :param key_store: where the keys live instead of ``key``: a
+        :class:`~jwt_wsgi.signing.FileKeyStore` shared by every worker.
+    :param expires_in: lifetime of default-claim and pair access tokens, in
+        seconds or as a ``timedelta`` (15 minutes).
+    :param refresh_expires_in: lifetime of refresh tokens (30 days).
+    :param issuer: added as ``iss`` to default claims and refresh tokens.
+    :param audience: added as ``aud`` to default claims and refresh tokens.
     :param kid: the key id put in the header (``None``; for asymmetric keys,
         the RFC 7638 thumbprint).
     :param headers: extra JOSE headers for every token (``None``); ``alg`` is refused.
@@ -111,10 +126,12 @@ class Minter:
 
     def __init__(
         self,
-        key: Any,
+        key: Any = None,
         algorithm: str = "HS256",
         *,
+        key_store: KeyStore | None = None,
         expires_in: Duration = timedelta(minutes=15),
+        refresh_expires_in: Duration = timedelta(days=30),
         issuer: str | None = None,
         audience: str | Collection[str] | None = None,
         kid: str | None = None,
@@ -123,9 +140,20 @@ class Minter:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.allow_weak_hmac_keys = _checks.flag(allow_weak_hmac_keys, "allow_weak_hmac_keys")
-        self._keys: tuple[SigningKey, ...] = (self._signing_key(key, algorithm, kid),)
+        if (key is None) == (key_store is None):
+            raise ConfigurationError("give a Minter key or key_store=, one of the two")
+        if key_store is None:
+            key_store = MemoryKeyStore(
+                key, algorithm, kid=kid, allow_weak_hmac_keys=allow_weak_hmac_keys
+            )
+        elif not all(hasattr(key_store, m) for m in ("keys", "version", "rotate", "retire")):
+            raise ConfigurationError("key_store must have keys(), version(), rotate(), retire()")
+        self.key_store: KeyStore = key_store
         self.expires_in = timedelta(
             seconds=_checks.seconds(expires_in, "expires_in", positive=True)
+        )
+        self.refresh_expires_in = timedelta(
+            seconds=_checks.seconds(refresh_expires_in, "refresh_expires_in", positive=True)
         )
         if issuer is not None and not isinstance(issuer, str):
             raise ConfigurationError(f"issuer must be a string, not {type(issuer).__name__}")
@@ -143,32 +171,39 @@ class Minter:
     @property
     def current(self) -> SigningKey:
         """The key new tokens are signed with."""
-        return self._keys[0]
+        return self.key_store.keys()[0]
 
     @property
     def algorithm(self) -> str:
         """The current key's algorithm."""
         return self.current.algorithm
 
-    def rotate(self, key: Any, *, algorithm: str | None = None, kid: str | None = None) -> str:
-        """Sign with ``key`` from now on; keep the older keys published. Returns its kid."""
-        new = self._signing_key(key, algorithm or self.algorithm, kid)
-        if new.kid is None or any(k.kid == new.kid for k in self._keys):
-            raise ConfigurationError("a rotated-in key needs a kid no other key of this minter has")
-        self._keys = (new, *self._keys)
-        return new.kid
+    def rotate(
+        self, key: Any = None, *, algorithm: str | None = None, kid: str | None = None
+    ) -> str:
+        """Sign with ``key`` (a new one when ``None``) from now on; keep older keys published.
+
+        Returns the new kid. With a shared key store, every worker signs with
+        the new key from its next token.
+        """
+        return self.key_store.rotate(key, algorithm=algorithm, kid=kid)
 
     def retire(self, kid: str) -> None:
         """Stop publishing the (non-current) key ``kid``: its tokens stop verifying."""
-        if self.current.kid == kid:
-            raise ConfigurationError("the current key cannot be retired; rotate first")
-        if not any(k.kid == kid for k in self._keys):
-            raise ConfigurationError(f"this minter holds no key {kid!r}")
-        self._keys = tuple(k for k in self._keys if k.kid != kid)
+        self.key_store.retire(kid)
 
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
         """The public JWK Set of every asymmetric key held; HMAC secrets never appear."""
-        return {"keys": [jwk for k in self._keys if (jwk := k.public_jwk()) is not None]}
+        keys = self.key_store.keys()
+        return {"keys": [jwk for k in keys if (jwk := k.public_jwk()) is not None]}
+
+    def key_source(self, *, recheck: Duration = 1.0) -> MinterKeys:
+        """A key source over this minter's own keys, for verifying what it signs.
+
+        Follows rotations: the store is looked at again at most every
+        ``recheck`` seconds (a shared store is a directory to read).
+        """
+        return MinterKeys(self, recheck=_checks.seconds(recheck, "recheck"))
 
     def claims_loader(self, loader: _Loader) -> _Loader:
         """Register ``loader(identity) -> dict`` as the source of every claim set.
@@ -202,12 +237,15 @@ class Minter:
         claims: Mapping[str, Any] | None = None,
         *,
         headers: Mapping[str, Any] | None = None,
+        fresh: bool = False,
     ) -> str:
-        """Create a signed token for ``identity``.
+        """Create a signed (access) token for ``identity``.
 
         :param claims: added on top of the loader's (or the default) claims,
             replacing any of the same name.
         :param headers: extra JOSE headers for this token; ``alg`` is refused.
+        :param fresh: the user has just proven who they are (a login):
+            ``auth_time`` is set to now, for ``Rule(fresh=...)`` and step-up.
         """
         if self._loader is not None:
             payload = dict(self._loader(identity))
@@ -215,6 +253,67 @@ class Minter:
             payload = self.default_claims(identity)
         if claims:
             payload.update(claims)
+        if fresh:
+            payload["auth_time"] = int(self.clock())
+        return self._sign(payload, headers)
+
+    def mint_pair(
+        self,
+        identity: Any,
+        claims: Mapping[str, Any] | None = None,
+        *,
+        fresh: bool = True,
+        family: str | None = None,
+        auth_time: float | None = None,
+    ) -> TokenPair:
+        """An access token and a refresh token of one login.
+
+        The access token is :meth:`mint`'s, plus ``fam``, ``csrf`` and
+        ``auth_time`` (and a ``jti`` if it has none); the refresh token carries
+        ``sub``, ``iat``, ``exp`` (``refresh_expires_in``), ``jti``, ``type``,
+        ``fam``, ``csrf``, ``auth_time`` (and ``iss``/``aud``) and the ``typ``
+        header ``refresh+jwt``.
+
+        :param fresh: a login (``True``): ``auth_time`` is now. A refresh passes
+            ``False`` with the ``auth_time`` of the login it continues.
+        :param family: continue this login's family (a refresh) instead of
+            starting one.
+        :param auth_time: when the user last proved who they are.
+        """
+        now = int(self.clock())
+        family = family or uuid.uuid4().hex
+        csrf = secrets.token_urlsafe(24)
+        if fresh:
+            auth_time = now
+        extra: dict[str, Any] = {"fam": family, "csrf": csrf}
+        if auth_time is not None:
+            extra["auth_time"] = int(auth_time)
+        access_claims = (
+            dict(self._loader(identity)) if self._loader is not None
+            else self.default_claims(identity)
+        )  # fmt: skip
+        access_claims.setdefault("jti", uuid.uuid4().hex)
+        access_claims.update(claims or {})
+        access_claims.update(extra)
+        refresh_claims: dict[str, Any] = {
+            "sub": _subject(identity),
+            "iat": now,
+            "exp": now + int(self.refresh_expires_in.total_seconds()),
+            "jti": uuid.uuid4().hex,
+            "type": "refresh",
+            **extra,
+        }
+        if self.issuer is not None:
+            refresh_claims["iss"] = self.issuer
+        if self.audience is not None:
+            refresh_claims["aud"] = self.audience
+        access = self._sign(access_claims, None)
+        refresh = self._sign(refresh_claims, {"typ": REFRESH_TYP})
+        expires = access_claims.get("exp")
+        lifetime = int(expires - now) if isinstance(expires, int | float) else 0
+        return TokenPair(access, refresh, family, csrf, max(lifetime, 0))
+
+    def _sign(self, payload: dict[str, Any], headers: Mapping[str, Any] | None) -> str:
         payload = {name: _numeric_date(value) for name, value in payload.items()}
         signing = self.current
         merged = {**self.headers, **_check_headers(headers)}
@@ -222,27 +321,55 @@ class Minter:
             merged["kid"] = signing.kid
         return jwt.encode(payload, signing.key, algorithm=signing.algorithm, headers=merged)
 
-    def _signing_key(self, key: Any, algorithm: str, kid: str | None) -> SigningKey:
-        (name,) = validate_algorithms([algorithm])
-        prepared = _load_signing_key(key, name, self.allow_weak_hmac_keys)
-        if kid is None and not isinstance(prepared, bytes):
-            kid = thumbprint(prepared.public_key())
-        return SigningKey(prepared, name, kid)
+
+class MinterKeys:
+    """A key source (:class:`~jwt_wsgi.keys.KeySource`) over a minter's keys.
+
+    The ring is rebuilt when the minter's store changes, looked at no more
+    often than every ``recheck`` seconds, so a cache hit stays a comparison.
+    """
+
+    def __init__(self, minter: Minter, *, recheck: float = 1.0) -> None:
+        self._minter = minter
+        self._recheck = recheck
+        keys = minter.key_store.keys()
+        self.algorithms = validate_algorithms(sorted({k.algorithm for k in keys}))
+        self._checked_at = minter.clock()
+        self._version = minter.key_store.version()
+        self._ring = self._build(keys)
+
+    def current(self) -> KeyRing:
+        """The ring for the minter's keys, rebuilt after a rotation."""
+        now = self._minter.clock()
+        if now - self._checked_at >= self._recheck:
+            self._checked_at = now
+            version = self._minter.key_store.version()
+            if version != self._version:
+                self._version = version
+                self._ring = self._build(self._minter.key_store.keys())
+        return self._ring
+
+    def refresh_for(self, kid: str) -> KeyRing:
+        """An unknown kid may be a rotation this process has not seen yet: look now."""
+        self._checked_at = -float("inf")
+        return self.current()
+
+    def _build(self, keys: tuple[SigningKey, ...]) -> KeyRing:
+        material: list[Any] = []
+        for key in keys:
+            jwk = key.public_jwk()
+            material.append(
+                jwk if jwk is not None else {"kty": "oct", "kid": key.kid, "k": _b64(key.key)}
+            )
+        if len(material) == 1 and keys[0].kid is None:
+            return KeyRing(keys[0].key, self.algorithms, allow_weak_hmac_keys=True)
+        return KeyRing({"keys": material}, self.algorithms, allow_weak_hmac_keys=True)
 
 
-def thumbprint(public_key: Any) -> str:
-    """The RFC 7638 JWK thumbprint (SHA-256) of a public key: a stable default ``kid``."""
-    members: tuple[str, ...]
-    if isinstance(public_key, rsa.RSAPublicKey):
-        family, members = "RS256", ("e", "kty", "n")
-    elif isinstance(public_key, ec.EllipticCurvePublicKey):
-        family, members = "ES256", ("crv", "kty", "x", "y")
-    else:
-        family, members = "EdDSA", ("crv", "kty", "x")
-    jwk = jwt.get_algorithm_by_name(family).to_jwk(public_key, as_dict=True)
-    required = {name: jwk[name] for name in members}
-    canonical = json.dumps(required, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
+def _b64(secret: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(secret).rstrip(b"=").decode()
 
 
 def _subject(identity: Any) -> str:
@@ -271,39 +398,3 @@ def _check_headers(headers: Mapping[str, Any] | None) -> dict[str, Any]:
             "the 'alg' header is set by the minter's algorithm and cannot be overridden"
         )
     return result
-
-
-def _load_signing_key(key: Any, algorithm: str, allow_weak: bool) -> Any:
-    """Load and check the signing key once, as PyJWT's algorithm will use it."""
-    key_type = ALGORITHM_KEY_TYPES[algorithm]
-    if isinstance(key, jwt.PyJWK):
-        key = key.key
-    if key_type == "oct":
-        secret = key.encode("utf-8") if isinstance(key, str) else key
-        if not isinstance(secret, bytes) or not secret:
-            raise ConfigurationError(f"{algorithm} needs a non-empty secret (str or bytes)")
-        check_hmac_secret(secret, algorithm, allow_weak)
-        return secret
-    if isinstance(key, str):
-        key = key.encode("utf-8")
-    if isinstance(key, bytes):
-        try:
-            if key.lstrip().startswith(b"-----BEGIN"):
-                key = load_pem_private_key(pem_text(key), password=None)
-            else:
-                key = load_der_private_key(key, password=None)
-        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-            raise ConfigurationError(
-                f"{algorithm} needs a private key (PEM or DER, unencrypted): {exc}"
-            ) from None
-    if not isinstance(key, _PRIVATE_TYPES[key_type]):
-        raise ConfigurationError(f"{algorithm} needs a {key_type} private key")
-    if not curve_fits(key, algorithm):
-        raise ConfigurationError(f"{algorithm} needs a key on the {EC_CURVES[algorithm]} curve")
-    if isinstance(key, rsa.RSAPrivateKey):
-        check_rsa_key(key.public_key())
-    try:
-        jwt.get_algorithm_by_name(algorithm).prepare_key(key)
-    except jwt.InvalidKeyError as exc:
-        raise ConfigurationError(f"the key does not fit {algorithm}: {exc}") from exc
-    return key

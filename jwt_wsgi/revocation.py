@@ -1,14 +1,27 @@
-"""Revocation: a denylist of token ids, consulted on every request.
+"""Revocation: a denylist consulted on every request, for logout that takes effect at once.
 
-The middleware asks its ``revocation=`` store on every request, cache hits
-included, so a revoked token stops at once. Entries are keyed by ``jti`` and
-expire with the token's ``exp``: the store never grows without bound. Tokens
-without a ``jti`` cannot be revoked one by one; add ``"jti"`` to the
-middleware's ``require`` to refuse them.
+The authenticator asks its ``revocation=`` store on every request, cache hits
+included, so a revocation stops a token at its next request. A store answers
+for four kinds of entry, all in one look-up (one ``MGET`` for Redis):
+
+* **one token**, by its id: its ``jti``, or for a token without one a digest
+  of the token itself (:meth:`DenylistStore.revoke_token`), so tokens from
+  any claims loader can be revoked;
+* **a family**, the ``fam`` claim :meth:`Minter.mint_pair
+  <jwt_wsgi.minter.Minter.mint_pair>` gives every token of one login, so a
+  refresh token used twice, or a logout, ends the whole session;
+* **everything a subject (``sub``) or a session (``sid``) was issued before
+  an instant** (:meth:`DenylistStore.revoke_before`): "log out everywhere";
+* and it records **single use** of refresh tokens
+  (:meth:`DenylistStore.first_use`), for rotation with reuse detection.
+
+Every entry expires when nothing it refuses can still be alive (the token's
+``exp``, or the longest token lifetime for a watermark), so the store never
+grows without bound.
 
 * :class:`MemoryRevocationStore`: one process (thread-safe).
 * :class:`RedisRevocationStore`: every process and machine behind a load
-  balancer shares one denylist (redis-py).
+  balancer shares one denylist (redis-py; Redis 7.0 or newer).
 * Any ``is_revoked(claims) -> bool`` callable works too.
 
 A store that cannot answer raises
@@ -22,106 +35,249 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from . import _checks
+from ._checks import Duration
 from .errors import ConfigurationError, RevocationUnavailable
+from .tokens import peek_claim, token_id
 
 __all__ = [
+    "DenylistStore",
     "MemoryRevocationStore",
     "RedisRevocationStore",
     "RevocationStore",
     "RevocationUnavailable",
+    "token_id",
 ]
 
 
 class RevocationStore(Protocol):
-    """What the middleware needs of a store."""
+    """What the authenticator needs of a store."""
 
     def is_revoked(self, claims: Mapping[str, Any]) -> bool:
         """Whether the token with these claims has been revoked."""
         ...
 
 
-def _jti_and_expiry(
-    claims_or_jti: Mapping[str, Any] | str, expires_at: float | None
-) -> tuple[str, float | None]:
-    if isinstance(claims_or_jti, str):
-        return claims_or_jti, expires_at
-    jti = claims_or_jti.get("jti")
-    if not isinstance(jti, str):
-        raise ConfigurationError("only tokens with a string 'jti' claim can be revoked")
-    exp = claims_or_jti.get("exp")
-    if expires_at is None and isinstance(exp, (int, float)) and not isinstance(exp, bool):
-        expires_at = float(exp)
-    return jti, expires_at
+class DenylistStore:
+    """The operations both stores share, on three primitives each store provides.
 
-
-class MemoryRevocationStore:
-    """A denylist in this process's memory.
-
-    :param default_ttl: seconds to remember a revocation when neither
-        ``expires_at`` nor the token's ``exp`` is known (86400).
+    :param default_ttl: seconds to remember a revocation whose token expiry is
+        unknown (86400).
+    :param max_token_lifetime: the longest lifetime of any token the store
+        answers for (30 days): how long a "revoked before" watermark is kept.
     :param clock: returns the current Unix time (``time.time``).
     """
 
     def __init__(
-        self, *, default_ttl: float = 86400, clock: Callable[[], float] = time.time
+        self,
+        *,
+        default_ttl: Duration = 86400,
+        max_token_lifetime: Duration = 30 * 86400,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.default_ttl = default_ttl
-        self.clock = clock
-        self._revoked: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self.default_ttl = _checks.seconds(default_ttl, "default_ttl", positive=True)
+        self.max_token_lifetime = _checks.seconds(
+            max_token_lifetime, "max_token_lifetime", positive=True
+        )
+        self.clock = _checks.function(clock, "clock", "() -> float")
 
-    def __len__(self) -> int:
-        return len(self._revoked)
+    # -- what stores implement ------------------------------------------------------
+
+    def _get_many(self, keys: Sequence[str]) -> list[str | None]:
+        raise NotImplementedError
+
+    def _set(self, key: str, value: str, until: float) -> None:
+        raise NotImplementedError
+
+    def _set_first(self, key: str, value: str, until: float) -> str | None:
+        """Set ``key`` unless it exists; the earlier value, or ``None`` if this set it."""
+        raise NotImplementedError
+
+    # -- the denylist ------------------------------------------------------------------
 
     def revoke(
         self, claims_or_jti: Mapping[str, Any] | str, *, expires_at: float | None = None
     ) -> None:
         """Revoke a token by its claims (``jti``, ``exp``) or by its ``jti``."""
-        jti, expires_at = _jti_and_expiry(claims_or_jti, expires_at)
-        now = self.clock()
-        with self._lock:
-            self._purge(now)
-            self._revoked[jti] = expires_at if expires_at is not None else now + self.default_ttl
+        if isinstance(claims_or_jti, str):
+            jti: Any = claims_or_jti
+        else:
+            jti = claims_or_jti.get("jti")
+            exp = claims_or_jti.get("exp")
+            if expires_at is None and isinstance(exp, int | float) and not isinstance(exp, bool):
+                expires_at = float(exp)
+        if not isinstance(jti, str) or not jti:
+            raise ConfigurationError(
+                "only tokens with a string 'jti' claim can be revoked by claims; "
+                "revoke_token(token) revokes any token"
+            )
+        self._revoke("id:" + jti, expires_at)
 
-    def is_revoked(self, claims: Mapping[str, Any]) -> bool:
-        jti = claims.get("jti")
-        if not isinstance(jti, str):
+    def revoke_token(self, token: str, *, expires_at: float | None = None) -> None:
+        """Revoke one token (by its ``jti``, or a digest when it has none), until its ``exp``."""
+        exp = peek_claim(token, "exp", len(token))
+        if expires_at is None and isinstance(exp, int | float) and not isinstance(exp, bool):
+            expires_at = float(exp)
+        self._revoke("id:" + token_id(token), expires_at)
+
+    def revoke_family(self, family: str, *, expires_at: float | None = None) -> None:
+        """Revoke every token of one login (its ``fam`` claim): refresh and access alike.
+
+        ``expires_at`` should be the last ``exp`` of the family's refresh
+        tokens; without it the entry lasts ``max_token_lifetime``.
+        """
+        if not isinstance(family, str) or not family:
+            raise ConfigurationError("a family is the non-empty 'fam' claim of a token")
+        until = expires_at if expires_at is not None else self.clock() + self.max_token_lifetime
+        self._revoke("fam:" + family, until)
+
+    def revoke_before(
+        self, *, sub: str | None = None, sid: str | None = None, at: float | None = None
+    ) -> None:
+        """Revoke every token of a subject and/or session issued (``iat``) before ``at`` (now).
+
+        "Log out everywhere": kept ``max_token_lifetime`` seconds, after which
+        no token issued before ``at`` can still be valid. Tokens issued in the
+        same second as ``at`` stay valid, so a login right after the logout works.
+        """
+        if sub is None and sid is None:
+            raise ConfigurationError("revoke_before needs sub=, sid= or both")
+        instant = math.floor(self.clock() if at is None else at)
+        until = instant + self.max_token_lifetime
+        for kind, value in (("sub", sub), ("sid", sid)):
+            if value is not None:
+                if not isinstance(value, str) or not value:
+                    raise ConfigurationError(f"{kind} must be a non-empty string")
+                self._set(f"{kind}:{value}", str(instant), until)
+
+    def is_revoked(self, claims: Mapping[str, Any], *, token_id: str | None = None) -> bool:
+        """Whether the token, its family, or its subject's or session's watermark revokes it.
+
+        :param token_id: the token's id (see :func:`token_id`); its ``jti`` by default.
+        """
+        keys: list[str] = []
+        ident = token_id if token_id is not None else claims.get("jti")
+        if isinstance(ident, str):
+            keys.append("id:" + ident)
+        for kind in ("fam", "sub", "sid"):
+            value = claims.get(kind)
+            if isinstance(value, str):
+                keys.append(f"{kind}:{value}")
+        if not keys:
             return False
-        until = self._revoked.get(jti)
-        return until is not None and self.clock() < until
+        iat = claims.get("iat")
+        for key, value in zip(keys, self._get_many(keys), strict=True):
+            if value is None:
+                continue
+            if key.startswith(("id:", "fam:")):
+                return True
+            if not isinstance(iat, int | float) or isinstance(iat, bool) or iat < float(value):
+                return True  # issued before the watermark (or unknowable)
+        return False
+
+    def first_use(self, ident: str, *, expires_at: float | None = None) -> float | None:
+        """Record that a single-use token is used now; ``None`` the first time.
+
+        Any later call returns the time of the first use, atomically across
+        every process sharing the store: refresh rotation with reuse detection.
+        """
+        now = self.clock()
+        until = expires_at if expires_at is not None else now + self.default_ttl
+        earlier = self._set_first("used:" + ident, repr(now), until)
+        return None if earlier is None else float(earlier)
+
+    def _revoke(self, key: str, expires_at: float | None) -> None:
+        now = self.clock()
+        until = expires_at if expires_at is not None else now + self.default_ttl
+        if until > now:  # an expired token needs no entry: it is refused anyway
+            self._set(key, "1", until)
+
+
+class MemoryRevocationStore(DenylistStore):
+    """A denylist in this process's memory (thread-safe). Options as :class:`DenylistStore`."""
+
+    def __init__(
+        self,
+        *,
+        default_ttl: Duration = 86400,
+        max_token_lifetime: Duration = 30 * 86400,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(
+            default_ttl=default_ttl, max_token_lifetime=max_token_lifetime, clock=clock
+        )
+        self._entries: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _get_many(self, keys: Sequence[str]) -> list[str | None]:
+        now = self.clock()
+        values: list[str | None] = []
+        for key in keys:
+            entry = self._entries.get(key)
+            values.append(entry[0] if entry is not None and now < entry[1] else None)
+        return values
+
+    def _set(self, key: str, value: str, until: float) -> None:
+        with self._lock:
+            self._purge(self.clock())
+            self._entries[key] = (value, until)
+
+    def _set_first(self, key: str, value: str, until: float) -> str | None:
+        with self._lock:
+            now = self.clock()
+            self._purge(now)
+            entry = self._entries.get(key)
+            if entry is not None and now < entry[1]:
+                return entry[0]
+            self._entries[key] = (value, until)
+            return None
 
     def _purge(self, now: float) -> None:
-        # Runs on writes only, so reads stay a dictionary look-up.
-        expired = [jti for jti, until in self._revoked.items() if until <= now]
-        for jti in expired:
-            del self._revoked[jti]
+        # Runs on writes only, so reads stay dictionary look-ups.
+        expired = [key for key, (_, until) in self._entries.items() if until <= now]
+        for key in expired:
+            del self._entries[key]
 
 
-class RedisRevocationStore:
+class RedisRevocationStore(DenylistStore):
     """A denylist in Redis, shared by every process that points at it.
 
-    Each revoked ``jti`` is a key ``{prefix}{jti}`` that Redis expires at the
-    token's ``exp`` (``SET ... EXAT``), so the set never outgrows the tokens
-    still alive.
+    Each entry is a key ``{prefix}{kind}:{id}`` that Redis expires when
+    nothing it refuses can be alive (``SET ... EXAT``); a request's check is
+    one ``MGET``, and single use is one ``SET ... NX GET``.
 
     :param client: a ``redis.Redis`` client (its timeouts apply; set
         ``socket_timeout`` so an unreachable server cannot stall requests).
     :param prefix: key prefix (``"jwt_wsgi:revoked:"``).
-    :param default_ttl: seconds to keep a revocation with no known expiry (86400).
+
+    The other options are :class:`DenylistStore`'s.
     """
 
     def __init__(
-        self, client: Any, *, prefix: str = "jwt_wsgi:revoked:", default_ttl: int = 86400
+        self,
+        client: Any,
+        *,
+        prefix: str = "jwt_wsgi:revoked:",
+        default_ttl: Duration = 86400,
+        max_token_lifetime: Duration = 30 * 86400,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         import redis
 
+        super().__init__(
+            default_ttl=default_ttl, max_token_lifetime=max_token_lifetime, clock=clock
+        )
         self._client = client
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        if not isinstance(prefix, str):
+            raise ConfigurationError(f"prefix must be a string, not {prefix!r}")
         self.prefix = prefix
-        self.default_ttl = default_ttl
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 0.5, **options: Any) -> RedisRevocationStore:
@@ -131,25 +287,24 @@ class RedisRevocationStore:
         client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         return cls(client, **options)
 
-    def revoke(
-        self, claims_or_jti: Mapping[str, Any] | str, *, expires_at: float | None = None
-    ) -> None:
-        """Revoke a token by its claims (``jti``, ``exp``) or by its ``jti``."""
-        jti, expires_at = _jti_and_expiry(claims_or_jti, expires_at)
-        key = self.prefix + jti
+    def _get_many(self, keys: Sequence[str]) -> list[str | None]:
         try:
-            if expires_at is None:
-                self._client.set(key, b"1", ex=self.default_ttl)
-            elif expires_at > time.time():
-                self._client.set(key, b"1", exat=math.ceil(expires_at))
+            values = self._client.mget([self.prefix + key for key in keys])
+        except self._errors as exc:
+            raise RevocationUnavailable(f"redis: {type(exc).__name__}") from exc
+        return [v.decode() if isinstance(v, bytes) else v for v in values]
+
+    def _set(self, key: str, value: str, until: float) -> None:
+        try:
+            self._client.set(self.prefix + key, value, exat=math.ceil(until))
         except self._errors as exc:
             raise RevocationUnavailable(f"redis: {type(exc).__name__}") from exc
 
-    def is_revoked(self, claims: Mapping[str, Any]) -> bool:
-        jti = claims.get("jti")
-        if not isinstance(jti, str):
-            return False
+    def _set_first(self, key: str, value: str, until: float) -> str | None:
         try:
-            return bool(self._client.exists(self.prefix + jti))
+            earlier = self._client.set(
+                self.prefix + key, value, exat=math.ceil(until), nx=True, get=True
+            )
         except self._errors as exc:
             raise RevocationUnavailable(f"redis: {type(exc).__name__}") from exc
+        return earlier.decode() if isinstance(earlier, bytes) else earlier

@@ -27,21 +27,25 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, RoutingException
 from werkzeug.routing import Rule as _WerkzeugRule
 
 from . import _checks
+from ._checks import Duration
 from .errors import (
     ClaimMismatch,
     ConditionFailed,
     ConfigurationError,
     ProviderNotAccepted,
     ScopeMissing,
+    StepUpRequired,
+    WrongTokenKind,
 )
 from .paths import canonical_path
+from .sources import Location, check_locations
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -64,69 +68,54 @@ _FOREIGN_SYNTAX = (
 _SUBTREE = re.compile(r"/<path(?:\([^)]*\))?:[A-Za-z_][A-Za-z0-9_]*>\Z")
 
 
-class Rule:
-    """Protection for the paths matching ``pattern``.
+#: The kinds of token (see :func:`~jwt_wsgi.tokens.token_kind`).
+Kind = Literal["access", "refresh"]
+_KINDS: tuple[Kind, ...] = ("access", "refresh")
 
-    :param pattern: a Werkzeug rule string, e.g. ``/admin/<path:rest>``.
-    :param methods: limit the rule to these methods (``HEAD`` follows ``GET``);
-        other methods fall through to the next most specific rule, then to
-        the default.
-    :param auth: ``"required"`` (a valid token), ``"optional"`` (no token is
-        fine, an invalid one is not) or ``"public"`` (no authentication; the
-        app sees ``jwt.claims`` as ``None``).
+#: How long a token counts as fresh for ``fresh=True``: 15 minutes since login.
+FRESH_FOR = 900
+
+
+class Policy:
+    """Checks a verified token must pass, on every path (the middleware's ``policy=``)
+    or on the paths of a :class:`Rule`.
+
     :param claims: each claim must equal the value, or contain it when the
         claim is a list. A list of values requires all of them.
     :param scopes: all must be in the space-delimited ``scope`` claim (or the
         ``scp`` list), e.g. ``["read", "write"]``.
     :param when: ``fn(claims, environ) -> bool`` for anything else; only
         ``True`` allows. An exception counts as a refusal and is logged.
-    :param providers: names of the providers whose tokens this path accepts
-        (all, by default); another provider's token is 401 ``invalid_token``.
+    :param providers: names of the providers whose tokens are accepted (all,
+        by default); another provider's token is 401 ``invalid_token``.
+    :param kinds: the kinds of token accepted, ``"access"`` and/or
+        ``"refresh"`` (any, for a policy; access only, for a rule).
+    :param fresh: require a recent login: ``True`` for one within 15 minutes,
+        or the seconds (or ``timedelta``) allowed since ``auth_time``.
+    :param max_age: the same, by its RFC 9470 name; give one of the two.
+    :param acr: accepted authentication context classes (``acr`` claim), e.g.
+        ``["urn:example:mfa"]``.
 
-    A failed ``claims``, ``scopes`` or ``when`` check answers 403
-    ``insufficient_scope`` (:class:`~jwt_wsgi.errors.ClaimMismatch`,
-    :class:`~jwt_wsgi.errors.ScopeMissing`,
-    :class:`~jwt_wsgi.errors.ConditionFailed`). With ``auth="optional"`` the
-    checks apply only when a token came.
+    Refusals: a failed ``claims``, ``scopes`` or ``when`` check is 403
+    ``insufficient_scope``; a wrong provider or kind is 401 ``invalid_token``;
+    a login too old or too weak is 401 ``insufficient_user_authentication``
+    with ``max_age``/``acr_values`` in the challenge (RFC 9470), so the
+    client can send the user to sign in again.
     """
 
     def __init__(
         self,
-        pattern: str,
-        methods: Iterable[str] | None = None,
         *,
-        auth: Auth = "required",
         claims: Mapping[str, Any] | None = None,
         scopes: Iterable[str] | None = None,
         when: Condition | None = None,
         providers: Iterable[str] | None = None,
+        kinds: Iterable[Kind] | None = None,
+        fresh: bool | Duration = False,
+        max_age: Duration | None = None,
+        acr: Iterable[str] | None = None,
     ) -> None:
-        if not isinstance(pattern, str) or not pattern.startswith("/"):
-            raise ConfigurationError(
-                f"a rule pattern must be a string starting with '/': {pattern!r}"
-            )
-        for syntax, what, instead in _FOREIGN_SYNTAX:
-            if syntax.search(pattern):
-                raise ConfigurationError(
-                    f"rule {pattern!r} has {what}, which Werkzeug patterns take literally; "
-                    f"write e.g. {instead!r}"
-                )
-        try:
-            Map([_WerkzeugRule(pattern, endpoint=0)])
-        except ValueError as exc:
-            raise ConfigurationError(f"rule {pattern!r} is not a Werkzeug pattern: {exc}") from None
-        self.pattern = pattern
-        where = f"rule {pattern!r}: "
-        if methods is not None:
-            names = _checks.strings(methods, where + "methods", example="['GET', 'POST']")
-            if not names:
-                raise ConfigurationError(
-                    f"{where}methods=[] can never match; leave methods out for every method"
-                )
-            self.methods: frozenset[str] | None = frozenset(m.upper() for m in names)
-        else:
-            self.methods = None
-        self.auth: Auth = _checks.choice(auth, where + "auth", _AUTH_MODES)
+        where = getattr(self, "_where", "policy: ")
         if claims is not None and not isinstance(claims, Mapping):
             raise ConfigurationError(
                 f"{where}claims must be a mapping such as {{'roles': 'admin'}}; "
@@ -143,31 +132,65 @@ class Rule:
             if providers is not None
             else None
         )
-        if self.auth == "public" and (
-            self.claims or self.scopes or when or self.providers is not None
-        ):
-            raise ConfigurationError(
-                f"{where}a public rule cannot check claims, scopes, conditions or providers"
-            )
+        self.kinds: frozenset[str] | None = None
+        if kinds is not None:
+            names = _checks.strings(kinds, where + "kinds", example="['refresh']")
+            if not names or any(k not in _KINDS for k in names):
+                raise ConfigurationError(f"{where}kinds must name some of {list(_KINDS)}")
+            self.kinds = frozenset(names)
+        if fresh is not False and max_age is not None:
+            raise ConfigurationError(f"{where}give fresh= or max_age=, not both")
+        if fresh is True:
+            max_age = FRESH_FOR
+        elif fresh is not False:
+            max_age = fresh
+        self.max_age = (
+            None if max_age is None else _checks.seconds(max_age, where + "max_age", positive=True)
+        )
+        self.acr = _checks.strings(acr, where + "acr", example="['urn:example:mfa']")
         #: Whether :meth:`authorize` has anything to check.
-        self.checks = bool(self.claims or self.scopes or when or self.providers is not None)
+        self.checks = bool(
+            self.claims
+            or self.scopes
+            or when
+            or self.providers is not None
+            or self.kinds is not None
+            or self.max_age is not None
+            or self.acr
+        )
 
-    def __repr__(self) -> str:
-        methods = sorted(self.methods) if self.methods else None
-        return f"Rule({self.pattern!r}, {methods!r}, auth={self.auth!r})"
-
-    def authorize(self, result: Authenticated, environ: WSGIEnvironment) -> None:
-        """Raise an :class:`~jwt_wsgi.errors.AuthError` unless ``result`` satisfies this rule."""
+    def authorize(
+        self, result: Authenticated, environ: WSGIEnvironment, clock: Callable[[], float]
+    ) -> None:
+        """Raise an :class:`~jwt_wsgi.errors.AuthError` unless ``result`` passes every check."""
         if self.providers is not None and result.provider not in self.providers:
             raise ProviderNotAccepted()
+        if self.kinds is not None and result.kind not in self.kinds:
+            raise WrongTokenKind()
         claims = result.claims
         for name, expected in self.claims.items():
             if not _claim_matches(claims.get(name), expected):
                 raise ClaimMismatch()
         if self.scopes and not _granted_scopes(claims).issuperset(self.scopes):
             raise ScopeMissing(scope=self.scopes)
+        if self.max_age is not None or self.acr:
+            self._check_authentication(claims, clock)
         if self.when is not None and not self._call_when(claims, environ):
             raise ConditionFailed()
+
+    def _check_authentication(self, claims: Mapping[str, Any], clock: Callable[[], float]) -> None:
+        """RFC 9470: the login behind the token is recent enough and strong enough."""
+        max_age = None if self.max_age is None else int(self.max_age)
+        if self.max_age is not None:
+            auth_time = claims.get("auth_time")
+            if (
+                not isinstance(auth_time, int | float)
+                or isinstance(auth_time, bool)
+                or clock() - auth_time > self.max_age
+            ):
+                raise StepUpRequired(max_age=max_age, acr_values=self.acr)
+        if self.acr and claims.get("acr") not in self.acr:
+            raise StepUpRequired(max_age=max_age, acr_values=self.acr)
 
     def _call_when(self, claims: Mapping[str, Any], environ: WSGIEnvironment) -> bool:
         assert self.when is not None
@@ -177,6 +200,98 @@ class Rule:
             # Deny, and leave the bug in the log rather than answering 500.
             logger.exception("the 'when' check of %r raised; denying the request", self)
             return False
+
+
+class PolicyOptions(TypedDict, total=False):
+    """The keywords of :class:`Policy`, which :class:`Rule` takes too."""
+
+    claims: Mapping[str, Any] | None
+    scopes: Iterable[str] | None
+    when: Condition | None
+    providers: Iterable[str] | None
+    kinds: Iterable[Kind] | None
+    fresh: bool | Duration
+    max_age: Duration | None
+    acr: Iterable[str] | None
+
+
+class Rule(Policy):
+    """Protection for the paths matching ``pattern``: how to authenticate, and a :class:`Policy`.
+
+    :param pattern: a Werkzeug rule string, e.g. ``/admin/<path:rest>``.
+    :param methods: limit the rule to these methods (``HEAD`` follows ``GET``);
+        other methods fall through to the next most specific rule, then to
+        the default.
+    :param auth: ``"required"`` (a valid token), ``"optional"`` (no token is
+        fine, an invalid one is not) or ``"public"`` (no authentication; the
+        app sees ``jwt.claims`` as ``None``).
+    :param locations: where the token is read on these paths (the
+        authenticator's locations by default), e.g. ``["query"]`` for a
+        download link only.
+    :param checks: the keywords of :class:`Policy` (``claims``, ``scopes``,
+        ``when``, ``providers``, ``kinds``, ``fresh``, ``max_age``, ``acr``).
+        ``kinds`` is ``["access"]`` unless given: a refresh token is refused
+        on every path not written for it.
+
+    A rule's checks add to the middleware's ``policy``, never replace it. With
+    ``auth="optional"`` they apply only when a token came.
+    """
+
+    def __init__(
+        self,
+        pattern: str,
+        methods: Iterable[str] | None = None,
+        *,
+        auth: Auth = "required",
+        locations: Sequence[Location] | None = None,
+        **checks: Unpack[PolicyOptions],
+    ) -> None:
+        if not isinstance(pattern, str) or not pattern.startswith("/"):
+            raise ConfigurationError(
+                f"a rule pattern must be a string starting with '/': {pattern!r}"
+            )
+        for syntax, what, instead in _FOREIGN_SYNTAX:
+            if syntax.search(pattern):
+                raise ConfigurationError(
+                    f"rule {pattern!r} has {what}, which Werkzeug patterns take literally; "
+                    f"write e.g. {instead!r}"
+                )
+        try:
+            Map([_WerkzeugRule(pattern, endpoint=0)])
+        except ValueError as exc:
+            raise ConfigurationError(f"rule {pattern!r} is not a Werkzeug pattern: {exc}") from None
+        self.pattern = pattern
+        self._where = where = f"rule {pattern!r}: "
+        unknown = set(checks) - set(PolicyOptions.__optional_keys__)
+        if unknown:
+            raise ConfigurationError(f"{where}unknown option {sorted(unknown)[0]!r}")
+        if methods is not None:
+            names = _checks.strings(methods, where + "methods", example="['GET', 'POST']")
+            if not names:
+                raise ConfigurationError(
+                    f"{where}methods=[] can never match; leave methods out for every method"
+                )
+            self.methods: frozenset[str] | None = frozenset(m.upper() for m in names)
+        else:
+            self.methods = None
+        self.auth: Auth = _checks.choice(auth, where + "auth", _AUTH_MODES)
+        self.locations = (
+            None if locations is None else check_locations(locations, where + "locations")
+        )
+        if self.auth == "public" and (checks or locations is not None):
+            raise ConfigurationError(
+                f"{where}a public rule cannot check tokens or name where they are read"
+            )
+        super().__init__(**checks)
+        if "kinds" not in checks and self.auth != "public":
+            # Access tokens only, unless the rule says otherwise. Not counted
+            # in self.checks: while a rule has nothing else to check, the
+            # middleware compares the kind inline.
+            self.kinds = frozenset(("access",))
+
+    def __repr__(self) -> str:
+        methods = sorted(self.methods) if self.methods else None
+        return f"Rule({self.pattern!r}, {methods!r}, auth={self.auth!r})"
 
 
 def _claim_matches(actual: Any, expected: Any) -> bool:

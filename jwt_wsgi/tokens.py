@@ -26,6 +26,7 @@ does it.
 from __future__ import annotations
 
 import binascii
+import hashlib
 import json
 import math
 import time
@@ -87,6 +88,11 @@ class Verified:
     nested: tuple[str, ...] = ()
     #: Whether any header member is an object or array.
     header_nested: bool = False
+    #: ``"refresh"`` for a refresh token (claim ``type`` or header ``typ``), else ``"access"``.
+    kind: str = "access"
+    #: What revocation knows the token by (its ``jti``, or a digest of the
+    #: token); filled in the first time a revocation check needs it.
+    token_id: str = ""
     #: Cache bookkeeping: set on each hit, cleared when eviction passes it by.
     used: bool = False
 
@@ -197,6 +203,26 @@ def peek_claim(token: str, name: str, max_bytes: int) -> Any:
     if len(segments) != 3:
         raise MalformedToken("the token is not a compact JWS")
     return parse_json_object(b64decode(segments[1]), "claim set").get(name)
+
+
+def token_id(token: str, claims: dict[str, Any] | None = None) -> str:
+    """The id a token is revoked by: its ``jti``, or a digest of the token without one."""
+    jti = claims.get("jti") if claims is not None else peek_claim(token, "jti", len(token))
+    if isinstance(jti, str):
+        return jti
+    return "sha256:" + hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def token_kind(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """``"refresh"`` for a refresh token, ``"access"`` for any other.
+
+    A refresh token says so in its ``type`` claim (as flask-jwt-extended's
+    do) or its ``typ`` header (``refresh+jwt``, as jwt_wsgi's minter sets).
+    """
+    typ = header.get("typ")
+    if claims.get("type") == "refresh" or (isinstance(typ, str) and typ.lower() == "refresh+jwt"):
+        return "refresh"
+    return "access"
 
 
 def _number(value: Any) -> bool:
@@ -343,6 +369,7 @@ class Verifier:
             valid_from=max(starts) - self._leeway if starts else -math.inf,
             valid_until=exp + self._leeway if exp is not None else math.inf,
             provider=self.name,
+            kind=token_kind(header, claims),
             nested=tuple([k for k, v in claims.items() if type(v) is dict or type(v) is list]),
             header_nested=any(type(v) is dict or type(v) is list for v in header.values()),
         )

@@ -99,6 +99,19 @@ def http_request(
         conn.close()
 
 
+class Statuses:
+    """A ``start_response`` that records the statuses it is given."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], object]:
+        self.seen.append(status)
+        return lambda data: None
+
+
 class Refusals:
     """An ``on_error`` that records each refusal and answers with the default response."""
 
@@ -121,8 +134,8 @@ class ValidatingClient(Client):
     checks PEP 3333 compliance; responses are buffered so the validator sees
     each response iterable closed."""
 
-    def __init__(self, app: WSGIApplication) -> None:
-        super().__init__(validator(app))
+    def __init__(self, app: WSGIApplication, *, use_cookies: bool = True) -> None:
+        super().__init__(validator(app), use_cookies=use_cookies)
 
     def open(self, *args: Any, **kwargs: Any) -> TestResponse:
         kwargs.setdefault("buffered", True)

@@ -53,7 +53,9 @@ def test_authenticate_returns_a_small_result_with_fresh_copies() -> None:
         "claims",
         "header",
         "provider",
+        "kind",
     }
+    assert result.kind == "access"
 
 
 def test_the_one_call_check_includes_the_clock_cached_or_not() -> None:

@@ -14,6 +14,7 @@ from jwt_wsgi import errors
 from jwt_wsgi.errors import (
     AuthError,
     ConfigurationError,
+    CsrfFailed,
     Error,
     ExpiredToken,
     InsufficientScope,
@@ -23,6 +24,7 @@ from jwt_wsgi.errors import (
     RevocationCheckFailed,
     ScopeMissing,
     ServiceUnavailable,
+    StepUpRequired,
     error_response,
 )
 
@@ -36,7 +38,15 @@ LEAVES = [
     for _, cls in inspect.getmembers(errors, inspect.isclass)
     if issubclass(cls, AuthError) and cls is not AuthError
 ]
-OUTCOMES = (InvalidRequest, MissingToken, InvalidToken, InsufficientScope, ServiceUnavailable)
+OUTCOMES = (
+    InvalidRequest,
+    MissingToken,
+    InvalidToken,
+    InsufficientScope,
+    StepUpRequired,
+    CsrfFailed,
+    ServiceUnavailable,
+)
 
 
 def test_everything_raised_has_one_root() -> None:
@@ -47,8 +57,8 @@ def test_everything_raised_has_one_root() -> None:
 
 
 def test_every_refusal_belongs_to_one_rfc6750_outcome_with_its_status() -> None:
-    statuses = {InvalidRequest: 400, MissingToken: 401, InvalidToken: 401}
-    statuses |= {InsufficientScope: 403, ServiceUnavailable: 503}
+    statuses = {InvalidRequest: 400, MissingToken: 401, InvalidToken: 401, StepUpRequired: 401}
+    statuses |= {InsufficientScope: 403, CsrfFailed: 403, ServiceUnavailable: 503}
     for leaf in LEAVES:
         (outcome,) = [o for o in OUTCOMES if issubclass(leaf, o)]
         assert leaf.status == statuses[outcome], leaf

@@ -129,16 +129,16 @@ def test_authorize(
     rule: Rule, claims: dict[str, Any], refusal: type[InsufficientScope] | None
 ) -> None:
     if refusal is None:
-        rule.authorize(result(claims), {})
+        rule.authorize(result(claims), {}, lambda: 0.0)
     else:
         with pytest.raises(Exception) as refused:
-            rule.authorize(result(claims), {})
+            rule.authorize(result(claims), {}, lambda: 0.0)
         assert type(refused.value) is refusal
 
 
 def test_a_missing_scope_names_the_scopes_needed() -> None:
     with pytest.raises(ScopeMissing) as refused:
-        Rule("/", scopes=["r", "w"]).authorize(result({"scope": "r"}), {})
+        Rule("/", scopes=["r", "w"]).authorize(result({"scope": "r"}), {}, lambda: 0.0)
     assert refused.value.scope == ("r", "w")
 
 

@@ -1,0 +1,334 @@
+"""Signing keys: loaded and checked once, and kept where every worker signs alike.
+
+A :class:`SigningKey` is one private key (or HMAC secret) with its algorithm
+and ``kid``. A key store holds a minter's keys, current first:
+
+* :class:`MemoryKeyStore` keeps them in this process: enough for one process,
+  and what ``Minter(key)`` uses.
+* :class:`FileKeyStore` keeps them in a directory that every worker of a
+  server (and every machine, on shared storage) reads. With gunicorn's
+  ``-w 4``, each worker would otherwise make a key of its own, so tokens
+  signed by one worker would fail wherever another worker's published set is
+  trusted, and a rotation would reach one worker only. Every worker signs
+  with the store's current key and publishes the store's set; a rotation in
+  any worker (or by an operator's script) reaches all of them at their next
+  token.
+
+Only asymmetric keys go in a file store: HMAC secrets are shared by
+configuration, and never published.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import (
+    load_der_private_key,
+    load_pem_private_key,
+)
+
+from .errors import ConfigurationError
+from .keys import (
+    ALGORITHM_KEY_TYPES,
+    EC_CURVES,
+    check_hmac_secret,
+    check_rsa_key,
+    curve_fits,
+    pem_text,
+    validate_algorithms,
+)
+
+_PRIVATE_TYPES = {
+    "RSA": (rsa.RSAPrivateKey,),
+    "EC": (ec.EllipticCurvePrivateKey,),
+    "OKP": (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey),
+}
+_EC_CLASSES: dict[str, Callable[[], ec.EllipticCurve]] = {
+    "secp256r1": ec.SECP256R1,
+    "secp384r1": ec.SECP384R1,
+    "secp521r1": ec.SECP521R1,
+    "secp256k1": ec.SECP256K1,
+}
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """One key a minter signs with: the prepared key, its algorithm and ``kid``."""
+
+    key: Any
+    algorithm: str
+    kid: str | None
+
+    def public_jwk(self) -> dict[str, Any] | None:
+        """The public half as a JWK, or ``None`` for an HMAC secret (never published)."""
+        if isinstance(self.key, bytes):
+            return None
+        public = self.key.public_key()
+        jwk: dict[str, Any] = jwt.get_algorithm_by_name(self.algorithm).to_jwk(public, as_dict=True)
+        # RFC 7517 section 4.3: use and key_ops should not appear together;
+        # PyJWT adds key_ops to RSA keys, and every verifier knows use.
+        jwk.pop("key_ops", None)
+        jwk.update(use="sig", alg=self.algorithm)
+        if self.kid is not None:
+            jwk["kid"] = self.kid
+        return jwk
+
+
+def signing_key(
+    key: Any, algorithm: str, kid: str | None = None, *, allow_weak_hmac_keys: bool = False
+) -> SigningKey:
+    """A checked :class:`SigningKey`; asymmetric keys get their RFC 7638 thumbprint as ``kid``."""
+    (name,) = validate_algorithms([algorithm])
+    prepared = load_signing_key(key, name, allow_weak_hmac_keys)
+    if kid is None and not isinstance(prepared, bytes):
+        kid = thumbprint(prepared.public_key())
+    return SigningKey(prepared, name, kid)
+
+
+def generate_key(algorithm: str) -> Any:
+    """A new private key for ``algorithm`` (RSA 3072 bits for RS*/PS*)."""
+    key_type = ALGORITHM_KEY_TYPES[algorithm]
+    if key_type == "EC":
+        return ec.generate_private_key(_EC_CLASSES[EC_CURVES[algorithm]]())
+    if key_type == "RSA":
+        return rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    if key_type == "OKP":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise ConfigurationError(f"{algorithm} keys are secrets to share, not keys to generate")
+
+
+def thumbprint(public_key: Any) -> str:
+    """The RFC 7638 JWK thumbprint (SHA-256) of a public key: a stable default ``kid``."""
+    members: tuple[str, ...]
+    if isinstance(public_key, rsa.RSAPublicKey):
+        family, members = "RS256", ("e", "kty", "n")
+    elif isinstance(public_key, ec.EllipticCurvePublicKey):
+        family, members = "ES256", ("crv", "kty", "x", "y")
+    else:
+        family, members = "EdDSA", ("crv", "kty", "x")
+    jwk = jwt.get_algorithm_by_name(family).to_jwk(public_key, as_dict=True)
+    required = {name: jwk[name] for name in members}
+    canonical = json.dumps(required, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
+
+
+def load_signing_key(key: Any, algorithm: str, allow_weak: bool) -> Any:
+    """Load and check a signing key once, as PyJWT's algorithm will use it."""
+    key_type = ALGORITHM_KEY_TYPES[algorithm]
+    if isinstance(key, jwt.PyJWK):
+        key = key.key
+    if key_type == "oct":
+        secret = key.encode("utf-8") if isinstance(key, str) else key
+        if not isinstance(secret, bytes) or not secret:
+            raise ConfigurationError(f"{algorithm} needs a non-empty secret (str or bytes)")
+        check_hmac_secret(secret, algorithm, allow_weak)
+        return secret
+    if isinstance(key, str):
+        key = key.encode("utf-8")
+    if isinstance(key, bytes):
+        try:
+            if key.lstrip().startswith(b"-----BEGIN"):
+                key = load_pem_private_key(pem_text(key), password=None)
+            else:
+                key = load_der_private_key(key, password=None)
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            raise ConfigurationError(
+                f"{algorithm} needs a private key (PEM or DER, unencrypted): {exc}"
+            ) from None
+    if not isinstance(key, _PRIVATE_TYPES[key_type]):
+        raise ConfigurationError(f"{algorithm} needs a {key_type} private key")
+    if not curve_fits(key, algorithm):
+        raise ConfigurationError(f"{algorithm} needs a key on the {EC_CURVES[algorithm]} curve")
+    if isinstance(key, rsa.RSAPrivateKey):
+        check_rsa_key(key.public_key())
+    try:
+        jwt.get_algorithm_by_name(algorithm).prepare_key(key)
+    except jwt.InvalidKeyError as exc:
+        raise ConfigurationError(f"the key does not fit {algorithm}: {exc}") from exc
+    return key
+
+
+class MemoryKeyStore:
+    """A minter's keys in this process's memory, current first.
+
+    :param key: the first key (an HMAC secret or a private key, see
+        :func:`signing_key`).
+    :param algorithm: its algorithm.
+    :param kid: its ``kid`` (the RFC 7638 thumbprint for asymmetric keys).
+    :param allow_weak_hmac_keys: accept an HMAC secret shorter than the hash.
+    """
+
+    def __init__(
+        self,
+        key: Any,
+        algorithm: str = "HS256",
+        *,
+        kid: str | None = None,
+        allow_weak_hmac_keys: bool = False,
+    ) -> None:
+        self.allow_weak_hmac_keys = allow_weak_hmac_keys
+        self._keys: tuple[SigningKey, ...] = (
+            signing_key(key, algorithm, kid, allow_weak_hmac_keys=allow_weak_hmac_keys),
+        )
+        self._version = 0
+
+    def keys(self) -> tuple[SigningKey, ...]:
+        """Every key held, the current one first."""
+        return self._keys
+
+    def version(self) -> object:
+        """Changes whenever :meth:`keys` would answer differently."""
+        return self._version
+
+    def rotate(
+        self, key: Any = None, *, algorithm: str | None = None, kid: str | None = None
+    ) -> str:
+        """Make ``key`` (or a new one) current; older keys stay published. Returns its kid."""
+        algorithm = algorithm or self._keys[0].algorithm
+        new = signing_key(
+            generate_key(algorithm) if key is None else key,
+            algorithm,
+            kid,
+            allow_weak_hmac_keys=self.allow_weak_hmac_keys,
+        )
+        if new.kid is None or any(k.kid == new.kid for k in self._keys):
+            raise ConfigurationError("a rotated-in key needs a kid no other key of this minter has")
+        self._keys = (new, *self._keys)
+        self._version += 1
+        return new.kid
+
+    def retire(self, kid: str) -> None:
+        """Stop publishing the (non-current) key ``kid``: its tokens stop verifying."""
+        if self._keys[0].kid == kid:
+            raise ConfigurationError("the current key cannot be retired; rotate first")
+        if not any(k.kid == kid for k in self._keys):
+            raise ConfigurationError(f"this minter holds no key {kid!r}")
+        self._keys = tuple(k for k in self._keys if k.kid != kid)
+        self._version += 1
+
+
+class FileKeyStore:
+    """A minter's keys in a directory shared by every worker, current first.
+
+    The directory holds one ``<kid>.pem`` (PKCS #8, mode 0600) per key and a
+    ``CURRENT`` file naming the current kid; writes are atomic renames under
+    an exclusive lock, so workers starting at once create one first key, and
+    a reader never sees half a key. Readers notice changes by the directory's
+    listing and ``CURRENT``'s identity, checked at each :meth:`keys` call.
+
+    :param directory: where the keys live (created, mode 0700, if missing).
+    :param algorithm: the algorithm of generated keys (``"ES256"``); any
+        asymmetric one.
+    """
+
+    CURRENT = "CURRENT"
+
+    def __init__(self, directory: str | os.PathLike[str], *, algorithm: str = "ES256") -> None:
+        (self.algorithm,) = validate_algorithms([algorithm])
+        if ALGORITHM_KEY_TYPES[self.algorithm] == "oct":
+            raise ConfigurationError("a file key store holds asymmetric keys; share secrets")
+        self.directory = Path(directory)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._seen: tuple[object, tuple[SigningKey, ...]] | None = None
+        self._loaded: dict[str, SigningKey] = {}
+        with self._exclusive():
+            if not (self.directory / self.CURRENT).exists():
+                self._add(generate_key(self.algorithm), None)
+
+    def keys(self) -> tuple[SigningKey, ...]:
+        """Every key in the directory, the current one first (re-read when it changed)."""
+        stamp = self.version()
+        seen = self._seen
+        if seen is not None and seen[0] == stamp:
+            return seen[1]
+        with self._lock:
+            current = (self.directory / self.CURRENT).read_text().strip()
+            keys = []
+            for path in sorted(self.directory.glob("*.pem")):
+                kid = path.stem
+                if kid not in self._loaded:
+                    self._loaded[kid] = signing_key(path.read_bytes(), self.algorithm, kid)
+                keys.append(self._loaded[kid])
+            keys.sort(key=lambda k: k.kid != current)
+            if not keys or keys[0].kid != current:
+                raise ConfigurationError(f"{self.directory}: CURRENT names no key file")
+            self._seen = (stamp, tuple(keys))
+            return self._seen[1]
+
+    def version(self) -> object:
+        """The directory's listing and ``CURRENT``'s identity: changes with any rotation."""
+        current = os.stat(self.directory / self.CURRENT)
+        return (current.st_ino, current.st_mtime_ns, tuple(sorted(os.listdir(self.directory))))
+
+    def rotate(
+        self, key: Any = None, *, algorithm: str | None = None, kid: str | None = None
+    ) -> str:
+        """Add ``key`` (or a new one) and make it current, for every worker. Returns its kid."""
+        if algorithm not in (None, self.algorithm):
+            raise ConfigurationError(f"this store holds {self.algorithm} keys")
+        with self._exclusive():
+            return self._add(generate_key(self.algorithm) if key is None else key, kid)
+
+    def retire(self, kid: str) -> None:
+        """Delete the (non-current) key ``kid`` for every worker: its tokens stop verifying."""
+        with self._exclusive():
+            if (self.directory / self.CURRENT).read_text().strip() == kid:
+                raise ConfigurationError("the current key cannot be retired; rotate first")
+            path = self.directory / f"{kid}.pem"
+            if not _safe_kid(kid) or not path.exists():
+                raise ConfigurationError(f"this store holds no key {kid!r}")
+            path.unlink()
+
+    def _add(self, key: Any, kid: str | None) -> str:
+        new = signing_key(key, self.algorithm, kid)
+        assert new.kid is not None
+        if not _safe_kid(new.kid) or (self.directory / f"{new.kid}.pem").exists():
+            raise ConfigurationError(f"kid {new.kid!r} is taken or unusable as a file name")
+        pem = new.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        self._write(f"{new.kid}.pem", pem)
+        self._write(self.CURRENT, new.kid.encode())
+        return new.kid
+
+    def _write(self, name: str, data: bytes) -> None:
+        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
+        try:
+            os.write(fd, data)
+            os.fchmod(fd, 0o600)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, self.directory / name)
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One writer at a time, across processes (``flock``) and threads."""
+        with self._lock, open(self.directory / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _safe_kid(kid: str) -> bool:
+    return bool(kid) and all(c.isalnum() or c in "-_." for c in kid) and not kid.startswith(".")

@@ -1,0 +1,501 @@
+"""A login's whole life through a real server on 127.0.0.1: refresh, reuse, logout, step-up."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from jwt_wsgi import (
+    AuthError,
+    Cookies,
+    DenylistStore,
+    JWTMiddleware,
+    LogoutEndpoint,
+    MalformedToken,
+    MemoryRevocationStore,
+    Minter,
+    MissingToken,
+    Policy,
+    RedisRevocationStore,
+    RefreshEndpoint,
+    RefreshReused,
+    RevokedToken,
+    Rule,
+    StepUpRequired,
+    WrongTokenKind,
+)
+from jwt_wsgi.errors import InvalidRequest
+
+from .helpers import SECRET, Clock, Refusals, Statuses, echo_app
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+COOKIES = Cookies(secure=False)
+
+
+class Service:
+    """Login, refresh, logout and an API, composed as an application would."""
+
+    def __init__(self, store: DenylistStore, clock: Clock, **middleware: Any) -> None:
+        self.clock = clock
+        self.store = store
+        self.minter = Minter(SECRET, expires_in=60, refresh_expires_in=3600, clock=clock)
+
+        @self.minter.claims_loader
+        def claims_for(identity: str) -> dict[str, Any]:
+            # Refreshes run the loader again: claims follow the user's current roles.
+            now = int(clock())
+            return {"sub": identity, "iat": now, "exp": now + 60, "roles": "user"}
+
+        self.refusals = Refusals()
+        self.refresh = RefreshEndpoint(self.minter, store=store, cookies=COOKIES, grace=10)
+        self.refresh_cookies = RefreshEndpoint(
+            self.minter, store=store, cookies=COOKIES, respond="cookies"
+        )
+        api = DispatcherMiddleware(
+            echo_app,
+            {
+                "/auth/logout": LogoutEndpoint(store=store, cookies=COOKIES),
+                "/auth/logout-everywhere": LogoutEndpoint(
+                    store=store, cookies=COOKIES, everywhere=True
+                ),
+            },
+        )
+        middleware.setdefault("rules", [])
+        guard = JWTMiddleware(
+            api,
+            key=SECRET,
+            algorithms=["HS256"],
+            revocation=store,
+            locations=["header", "cookie"],
+            cookies=COOKIES,
+            clock=clock,
+            on_error=self.refusals,
+            **middleware,
+        )
+        self.app = DispatcherMiddleware(
+            guard,
+            {
+                "/auth/login": self.login,
+                "/auth/refresh": self.refresh,
+                "/auth/refresh-cookies": self.refresh_cookies,
+            },
+        )
+
+    def login(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        pair = self.minter.mint_pair("alice")
+        body = json.dumps({"access_token": pair.access_token, "refresh_token": pair.refresh_token})
+        cookies = COOKIES.set(pair.access_token, pair.refresh_token, now=self.clock())
+        start_response("200 OK", [("Content-Type", "application/json"), *cookies])
+        return [body.encode()]
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request: pytest.FixtureRequest, clock: Clock) -> DenylistStore:
+    if request.param == "memory":
+        return MemoryRevocationStore(clock=clock)
+    url = request.getfixturevalue("redis_url")
+    return RedisRevocationStore.from_url(url, prefix=f"test:{uuid.uuid4().hex}:", clock=clock)
+
+
+@pytest.fixture
+def service(store: DenylistStore, clock: Clock) -> Service:
+    return Service(store, clock)
+
+
+@pytest.fixture
+def url(service: Service, serve: Any) -> str:
+    return str(serve(service.app))
+
+
+class Reply:
+    """One HTTP answer, with every header kept (Set-Cookie repeats)."""
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body: Any = json.loads(body) if body else None
+
+    def header(self, name: str) -> str:
+        return next(v for k, v in self.headers if k.lower() == name.lower())
+
+    def cookies(self) -> dict[str, str]:
+        """The cookies set, by name (a deletion sets the empty string)."""
+        from http.cookies import SimpleCookie
+
+        jar: dict[str, str] = {}
+        for name, value in self.headers:
+            if name.lower() == "set-cookie":
+                parsed: SimpleCookie = SimpleCookie()
+                parsed.load(value)
+                jar.update({k: m.value for k, m in parsed.items()})
+        return jar
+
+    def __iter__(self) -> Iterator[Any]:  # status, headers, body, for unpacking
+        return iter((self.status, dict(self.headers), self.body))
+
+
+def call(
+    url: str,
+    path: str,
+    *,
+    method: str = "GET",
+    token: str | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+) -> Reply:
+    import http.client
+    from urllib.parse import urlsplit
+
+    sent = dict(headers or {})
+    if token is not None:
+        sent["Authorization"] = f"Bearer {token}"
+    data = raw
+    if body is not None:
+        data = json.dumps(body).encode()
+        sent["Content-Type"] = "application/json"
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+    try:
+        conn.request(method, path, body=data, headers=sent)
+        response = conn.getresponse()
+        return Reply(response.status, response.getheaders(), response.read())
+    finally:
+        conn.close()
+
+
+def login(url: str) -> dict[str, str]:
+    reply = call(url, "/auth/login", method="POST")
+    assert reply.status == 200
+    return dict(reply.body)
+
+
+def refresh(url: str, refresh_token: str) -> tuple[int, Any]:
+    reply = call(url, "/auth/refresh", method="POST", body={"refresh_token": refresh_token})
+    return reply.status, reply.body
+
+
+def test_a_refresh_token_is_refused_on_api_paths(url: str, service: Service) -> None:
+    pair = login(url)
+    assert call(url, "/api", token=pair["access_token"]).status == 200
+    assert call(url, "/api", token=pair["refresh_token"]).status == 401
+    assert service.refusals.last() is WrongTokenKind
+
+
+def test_refresh_rotates_and_the_new_pair_works(url: str, service: Service) -> None:
+    pair = login(url)
+    status, body = refresh(url, pair["refresh_token"])
+    assert status == 200
+    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert body["refresh_token"] != pair["refresh_token"] and body["expires_in"] == 60
+    reply = call(url, "/api", token=body["access_token"])
+    assert reply.status == 200 and reply.body["claims"]["roles"] == "user"
+    data = reply.body
+    # The new access token continues the login: same family, the login's auth_time.
+    first = call(url, "/api", token=pair["access_token"]).body["claims"]
+    assert data["claims"]["fam"] == first["fam"]
+    assert data["claims"]["auth_time"] == first["auth_time"]
+    assert refresh(url, body["refresh_token"])[0] == 200
+
+
+def test_a_replayed_refresh_token_revokes_the_whole_family(
+    url: str, service: Service, clock: Clock
+) -> None:
+    pair = login(url)
+    status, rotated = refresh(url, pair["refresh_token"])
+    assert status == 200
+    clock.now += 11  # past the grace
+    status, body = refresh(url, pair["refresh_token"])  # a stolen copy comes back
+    assert status == 401 and body["error"] == "invalid_token"
+    assert service.refresh.authenticator  # (the endpoint answered, not the API)
+    # Everything of that login is dead: the old and the new access tokens,
+    # and the refresh token the rotation gave.
+    for token in (pair["access_token"], rotated["access_token"]):
+        assert call(url, "/api", token=token).status == 401
+        assert service.refusals.last() is RevokedToken
+    assert refresh(url, rotated["refresh_token"])[0] == 401
+    # Another login is not affected.
+    other = login(url)
+    assert call(url, "/api", token=other["access_token"]).status == 200
+
+
+def test_reuse_is_refused_with_its_own_class(service: Service, clock: Clock) -> None:
+    refusals: list[type[AuthError]] = []
+    pair = service.minter.mint_pair("alice")
+    assert post_refresh(service.refresh, pair.refresh_token)[0] == "200 OK"
+    clock.now += 11
+    status, body = post_refresh(service.refresh, pair.refresh_token, refusals)
+    assert status.startswith("401") and body["error_description"] == RefreshReused().description
+
+
+def post_refresh(
+    app: Any, token: str, refusals: list[type[AuthError]] | None = None
+) -> tuple[str, Any]:
+    import io
+
+    data = json.dumps({"refresh_token": token}).encode()
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(data)),
+        "wsgi.input": io.BytesIO(data),
+    }
+    seen: list[str] = []
+    body = b"".join(app(environ, lambda status, headers, exc=None: seen.append(status)))
+    return seen[0], json.loads(body) if body else None
+
+
+def test_two_tabs_refreshing_at_once_stay_logged_in(url: str, service: Service) -> None:
+    """Concurrent use of one refresh token within the grace is not reuse."""
+    pair = login(url)
+    results: list[tuple[int, Any]] = []
+    barrier = threading.Barrier(4)
+
+    def tab(_: int) -> None:
+        barrier.wait()
+        results.append(refresh(url, pair["refresh_token"]))
+
+    threads = [threading.Thread(target=tab, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [status for status, _ in results] == [200] * 4
+    for _, body in results:
+        assert call(url, "/api", token=body["access_token"]).status == 200
+        assert refresh(url, body["refresh_token"])[0] == 200
+
+
+def test_refresh_by_cookie_needs_csrf_and_answers_with_cookies(url: str) -> None:
+    jar = call(url, "/auth/login", method="POST").cookies()
+    assert set(jar) == {"access_token", "csrf_access_token", "refresh_token", "csrf_refresh_token"}
+    cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+    no_csrf = call(url, "/auth/refresh-cookies", method="POST", headers={"Cookie": cookie})
+    assert no_csrf.status == 403 and no_csrf.body["error"] == "csrf_failed"
+    reply = call(
+        url,
+        "/auth/refresh-cookies",
+        method="POST",
+        headers={"Cookie": cookie, "X-CSRF-Token": jar["csrf_refresh_token"]},
+    )
+    assert reply.status == 200
+    assert "access_token" not in reply.body and "refresh_token" not in reply.body
+    fresh = reply.cookies()
+    assert set(fresh) == set(jar) and fresh["refresh_token"] != jar["refresh_token"]
+    assert "HttpOnly" in next(
+        v for k, v in reply.headers if k == "Set-Cookie" and v.startswith("refresh_token=")
+    )
+    assert "HttpOnly" not in next(
+        v for k, v in reply.headers if k == "Set-Cookie" and v.startswith("csrf_refresh_token=")
+    )
+    assert (
+        call(url, "/api", headers={"Cookie": f"access_token={fresh['access_token']}"}).status == 200
+    )
+
+
+@pytest.mark.parametrize(
+    ("make_request", "status", "refusal"),
+    [
+        pytest.param(
+            lambda p: {"body": {"refresh_token": p["access_token"]}},
+            401,
+            WrongTokenKind,
+            id="access-token",
+        ),
+        pytest.param(
+            lambda p: {"body": {"refresh_token": "not.a.jwt"}}, 401, MalformedToken, id="garbage"
+        ),
+        pytest.param(
+            lambda p: {"body": {"refresh_token": 5}}, 400, InvalidRequest, id="not-a-string"
+        ),
+        pytest.param(lambda p: {"body": {}}, 401, MissingToken, id="missing"),
+        pytest.param(
+            lambda p: {"body": {"refresh_token": p["refresh_token"]}, "token": p["access_token"]},
+            400,
+            InvalidRequest,
+            id="two-tokens",
+        ),
+        pytest.param(
+            lambda p: {"raw": b"{" * 20_000, "headers": {"Content-Type": "application/json"}},
+            400,
+            InvalidRequest,
+            id="oversize-body",
+        ),
+        pytest.param(
+            lambda p: {"raw": b"{not json", "headers": {"Content-Type": "application/json"}},
+            400,
+            InvalidRequest,
+            id="broken-json",
+        ),
+        pytest.param(
+            lambda p: {"headers": {"Cookie": "refresh_token=" + "x" * 9000}},
+            401,
+            MalformedToken,
+            id="oversize-cookie",
+        ),
+    ],
+)
+def test_bad_input_at_the_refresh_endpoint_is_a_clear_4xx(
+    url: str, service: Service, make_request: Any, status: int, refusal: type[AuthError]
+) -> None:
+    pair = login(url)
+    spec = make_request(pair)
+    reply = call(url, "/auth/refresh", method="POST", **spec)
+    assert reply.status == status
+    assert reply.body["error"] == refusal.body_error
+
+
+def test_the_refresh_endpoint_answers_post_only(url: str) -> None:
+    status, headers, body = call(url, "/auth/refresh")
+    assert status == 405 and headers["Allow"] == "POST"
+    assert body["error"] == "method_not_allowed"
+
+
+def test_logout_ends_the_login_and_clears_cookies(url: str, service: Service) -> None:
+    pair = login(url)
+    reply = call(url, "/auth/logout", method="POST", token=pair["access_token"])
+    assert reply.status == 204
+    assert reply.cookies() == dict.fromkeys(
+        ["access_token", "csrf_access_token", "refresh_token", "csrf_refresh_token"], ""
+    )
+    assert call(url, "/api", token=pair["access_token"]).status == 401
+    assert service.refusals.last() is RevokedToken
+    assert refresh(url, pair["refresh_token"])[0] == 401  # the family went with it
+
+
+def test_logout_everywhere_ends_every_login_of_the_subject(
+    url: str, service: Service, clock: Clock
+) -> None:
+    logins = [login(url) for _ in range(3)]
+    clock.now += 1
+    reply = call(url, "/auth/logout-everywhere", method="POST", token=logins[0]["access_token"])
+    assert reply.status == 204
+    for pair in logins:
+        assert call(url, "/api", token=pair["access_token"]).status == 401
+        assert refresh(url, pair["refresh_token"])[0] == 401
+    clock.now += 1
+    again = login(url)  # a login after the logout works
+    assert call(url, "/api", token=again["access_token"]).status == 200
+
+
+def test_logout_without_a_token_is_refused(url: str) -> None:
+    assert call(url, "/auth/logout", method="POST").status == 401
+
+
+def test_tokens_without_a_jti_are_revocable_by_digest(store: DenylistStore, clock: Clock) -> None:
+    minter = Minter(SECRET, clock=clock)
+
+    @minter.claims_loader
+    def loader(identity: str) -> dict[str, Any]:
+        return {"sub": identity, "exp": clock.now + 60}  # no jti, as the seed's loader
+
+    token = minter.mint("alice")
+    app = JWTMiddleware(echo_app, key=SECRET, algorithms=["HS256"], revocation=store, clock=clock)
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_AUTHORIZATION": f"Bearer {token}"}
+    statuses = Statuses()
+    list(app(dict(environ), statuses))
+    store.revoke_token(token)
+    list(app(dict(environ), statuses))
+    assert statuses.seen == ["200 OK", "401 Unauthorized"]
+
+
+class TestStepUp:
+    """RFC 9470: fresh=, max_age= and acr= answer insufficient_user_authentication."""
+
+    @pytest.fixture
+    def app_url(self, serve: Any, clock: Clock) -> Iterator[tuple[str, Minter]]:
+        minter = Minter(SECRET, expires_in=3600, clock=clock)
+        self.refusals = Refusals()
+        app = JWTMiddleware(
+            echo_app,
+            key=SECRET,
+            algorithms=["HS256"],
+            clock=clock,
+            on_error=self.refusals,
+            rules=[
+                Rule("/password", ["POST"], fresh=True),
+                Rule("/payments", max_age=60, acr=["urn:mfa"]),
+            ],
+        )
+        yield serve(app), minter
+
+    def test_fresh_for_fifteen_minutes_after_login(
+        self, app_url: tuple[str, Minter], clock: Clock
+    ) -> None:
+        url, minter = app_url
+        login = minter.mint("alice", fresh=True)
+        assert call(url, "/password", method="POST", token=login).status == 200
+        clock.now += 901
+        status, headers, body = call(url, "/password", method="POST", token=login)
+        assert status == 401 and self.refusals.last() is StepUpRequired
+        assert 'error="insufficient_user_authentication"' in headers["WWW-Authenticate"]
+        assert 'max_age="900"' in headers["WWW-Authenticate"]
+        assert body["max_age"] == "900"
+        assert call(url, "/password", method="POST", token=minter.mint("alice")).status == 401
+
+    def test_acr_and_max_age_together(self, app_url: tuple[str, Minter], clock: Clock) -> None:
+        url, minter = app_url
+        weak = minter.mint("alice", {"acr": "urn:password"}, fresh=True)
+        status, headers, _ = call(url, "/payments", token=weak)
+        assert status == 401 and 'acr_values="urn:mfa"' in headers["WWW-Authenticate"]
+        strong = minter.mint("alice", {"acr": "urn:mfa"}, fresh=True)
+        assert call(url, "/payments", token=strong).status == 200
+        clock.now += 61
+        assert call(url, "/payments", token=strong).status == 401
+
+
+def test_a_policy_holds_on_every_path_whatever_rule_matches(clock: Clock) -> None:
+    """A catch-all rule is bypassed by more specific rules; a policy is not."""
+    from .helpers import ValidatingClient, make_token
+
+    refusals = Refusals()
+    app = JWTMiddleware(
+        echo_app,
+        key=SECRET,
+        algorithms=["HS256"],
+        clock=clock,
+        on_error=refusals,
+        policy=Policy(claims={"tenant": "acme"}),
+        rules=[Rule("/<path:rest>"), Rule("/reports/<path:rest>", scopes=["reports"])],
+    )
+    client = ValidatingClient(app)
+    other_tenant = make_token({"tenant": "evil", "scope": "reports"})
+    assert (
+        client.get("/reports/q1", headers={"Authorization": f"Bearer {other_tenant}"}).status_code
+        == 403
+    )
+    good = make_token({"tenant": "acme", "scope": "reports"})
+    assert client.get("/reports/q1", headers={"Authorization": f"Bearer {good}"}).status_code == 200
+
+
+def test_a_rule_written_for_refresh_tokens_accepts_them(clock: Clock) -> None:
+    from .helpers import ValidatingClient
+
+    minter = Minter(SECRET, clock=clock)
+    pair = minter.mint_pair("alice")
+    app = JWTMiddleware(
+        echo_app,
+        key=SECRET,
+        algorithms=["HS256"],
+        clock=clock,
+        rules=[Rule("/token-info", kinds=["refresh", "access"])],
+    )
+    client = ValidatingClient(app)
+    for token in (pair.refresh_token, pair.access_token):
+        assert (
+            client.get("/token-info", headers={"Authorization": f"Bearer {token}"}).status_code
+            == 200
+        )
+    assert (
+        client.get("/other", headers={"Authorization": f"Bearer {pair.refresh_token}"}).status_code
+        == 401
+    )

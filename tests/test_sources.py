@@ -1,0 +1,275 @@
+"""Where tokens come from: header, cookie, query string; one token per request; CSRF."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from jwt_wsgi import (
+    AmbiguousCredentials,
+    AuthError,
+    ConfigurationError,
+    Cookies,
+    CsrfFailed,
+    JWTMiddleware,
+    MalformedCredentials,
+    Minter,
+    MissingToken,
+    Rule,
+)
+from jwt_wsgi.cookies import read_cookie
+
+from .helpers import (
+    SECRET,
+    Clock,
+    Refusals,
+    Statuses,
+    ValidatingClient,
+    echo_app,
+    http_request,
+    make_token,
+)
+
+COOKIES = Cookies(secure=False)
+
+
+def build(refusals: Refusals | None = None, **options: Any) -> JWTMiddleware:
+    options.setdefault("locations", ["header", "cookie"])
+    options.setdefault("cookies", COOKIES)
+    return JWTMiddleware(
+        echo_app, key=SECRET, algorithms=["HS256"], clock=Clock(), on_error=refusals, **options
+    )
+
+
+def client_of(middleware: JWTMiddleware) -> ValidatingClient:
+    """A test client that sends the Cookie header as written (no cookie jar)."""
+    return ValidatingClient(middleware, use_cookies=False)
+
+
+def pair_cookie(token: str) -> dict[str, str]:
+    return {"Cookie": f"theme=dark; access_token={token}; lang=en"}
+
+
+def test_a_cookie_token_is_read_on_safe_methods() -> None:
+    token = make_token()
+    client = client_of(build())
+    body = client.get("/", headers=pair_cookie(token)).get_json()
+    assert body["claims"]["sub"] == "alice" and body["has_token"]
+
+
+def test_header_and_cookie_with_the_same_token_are_one_token() -> None:
+    token = make_token()
+    headers = {**pair_cookie(token), "Authorization": f"Bearer {token}"}
+    assert client_of(build()).get("/", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(
+            {
+                "Authorization": f"Bearer {make_token()}",
+                "Cookie": f"access_token={make_token({'sub': 'b'})}",
+            },
+            id="header-and-cookie",
+        ),
+        pytest.param(
+            {"Cookie": f"access_token={make_token()}; access_token={make_token({'sub': 'b'})}"},
+            id="two-cookies",
+        ),
+    ],
+)
+def test_two_different_tokens_are_400_never_a_silent_pick(headers: dict[str, str]) -> None:
+    refusals = Refusals()
+    response = client_of(build(refusals)).get("/", headers=headers)
+    assert response.status_code == 400
+    assert refusals.last() is AmbiguousCredentials
+
+
+def test_locations_decide_what_is_read() -> None:
+    refusals = Refusals()
+    token = make_token()
+    header_only = build(refusals, locations=["header"])
+    assert client_of(header_only).get("/", headers=pair_cookie(token)).status_code == 401
+    assert refusals.last() is MissingToken
+    cookie_only = build(refusals, locations=["cookie"])
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client_of(cookie_only).get("/", headers=bearer).status_code == 401
+    assert client_of(cookie_only).get("/", headers=pair_cookie(token)).status_code == 200
+
+
+def test_a_rule_reads_its_own_locations() -> None:
+    """Query tokens for one download path only, the last resort RFC 6750 allows."""
+    token = make_token()
+    middleware = build(
+        locations=["header"], rules=[Rule("/download/<name>", locations=["query", "header"])]
+    )
+    client = client_of(middleware)
+    assert client.get(f"/download/x?access_token={token}").status_code == 200
+    assert client.get(f"/other?access_token={token}").status_code == 401
+
+
+def test_a_query_token_never_reaches_the_app() -> None:
+    token = make_token()
+    seen: dict[str, str] = {}
+
+    def app(environ: Any, start_response: Any) -> Any:
+        seen.update(
+            query=environ["QUERY_STRING"],
+            uri=environ.get("REQUEST_URI", ""),
+            claims=environ["jwt.claims"]["sub"],
+        )
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    middleware = JWTMiddleware(
+        app, key=SECRET, algorithms=["HS256"], clock=Clock(), locations=["query"]
+    )
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/events",
+        "QUERY_STRING": f"since=5&access_token={token}&x=%20y",
+        "REQUEST_URI": f"/events?since=5&access_token={token}&x=%20y",
+    }
+    list(middleware(environ, Statuses()))
+    assert seen == {"query": "since=5&x=%20y", "uri": "/events?since=5&x=%20y", "claims": "alice"}
+
+
+def test_query_tokens_are_off_by_default_and_never_logged(
+    serve: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = make_token({"sub": "x"}, key="o" * 64)  # refused: a bad signature
+    url = serve(build(locations=["header", "query"]))
+    with caplog.at_level("INFO", logger="jwt_wsgi"):
+        status, _, body = http_request(url, f"/feed?access_token={token}")
+    assert status == 401 and token not in body.decode()
+    # Ours logs the path, never the query; the server's own access log (the
+    # "werkzeug" logger here) records the request line: why query is a last resort.
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name == "jwt_wsgi")
+    assert "/feed" in ours and token not in ours and "access_token" not in ours
+    url = serve(build(locations=["header"]))
+    assert http_request(url, f"/feed?access_token={make_token()}")[0] == 401
+
+
+@pytest.mark.parametrize(
+    ("query", "refusal"),
+    [
+        ("access_token=a&access_token=b", AmbiguousCredentials),
+        ("access_token=a%20b", MalformedCredentials),
+    ],
+)
+def test_malformed_query_tokens(query: str, refusal: type[AuthError]) -> None:
+    refusals = Refusals()
+    middleware = build(refusals, locations=["query"])
+    assert client_of(middleware).get(f"/?{query}").status_code == 400
+    assert refusals.last() is refusal
+
+
+class TestCsrf:
+    """Cookie tokens on unsafe methods need the CSRF header matching their claim."""
+
+    def token(self) -> tuple[str, str]:
+        pair = Minter(SECRET, clock=Clock()).mint_pair("alice")
+        return pair.access_token, pair.csrf
+
+    @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+    def test_unsafe_methods_need_the_matching_header(self, method: str) -> None:
+        refusals = Refusals()
+        client = client_of(build(refusals))
+        token, csrf = self.token()
+        cookie = pair_cookie(token)
+        response = client.open("/notes", method=method, headers=cookie)
+        assert response.status_code == 403 and refusals.last() is CsrfFailed
+        assert "WWW-Authenticate" not in response.headers
+        assert response.get_json()["error"] == "csrf_failed"
+        wrong = {**cookie, "X-CSRF-Token": csrf[:-1] + ("A" if csrf[-1] != "A" else "B")}
+        assert client.open("/notes", method=method, headers=wrong).status_code == 403
+        right = {**cookie, "X-CSRF-Token": csrf}
+        assert client.open("/notes", method=method, headers=right).status_code == 200
+
+    @pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "TRACE"])
+    def test_safe_methods_need_none(self, method: str) -> None:
+        token, _ = self.token()
+        client = client_of(build())
+        assert client.open("/notes", method=method, headers=pair_cookie(token)).status_code == 200
+
+    def test_header_tokens_need_none(self) -> None:
+        token, _ = self.token()
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client_of(build()).post("/notes", headers=headers).status_code == 200
+
+    def test_a_cookie_token_without_a_csrf_claim_cannot_change_state(self) -> None:
+        """A planted csrf cookie alone proves nothing: only the signed claim counts."""
+        refusals = Refusals()
+        token = make_token()
+        headers = {
+            "Cookie": f"access_token={token}; csrf_access_token=planted",
+            "X-CSRF-Token": "planted",
+        }
+        assert client_of(build(refusals)).post("/", headers=headers).status_code == 403
+        assert refusals.last() is CsrfFailed
+
+    def test_csrf_can_be_turned_off_for_apis_no_browser_calls(self) -> None:
+        token, _ = self.token()
+        middleware = build(csrf=False)
+        assert client_of(middleware).post("/", headers=pair_cookie(token)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("access_token=abc", "abc"),
+        ("a=1; access_token=abc; b=2", "abc"),
+        ("a=1;access_token=abc", "abc"),
+        ('access_token="abc"', "abc"),
+        ("my_access_token=abc", None),
+        ("access_token_x=abc", None),
+        ("access_token=abc; access_token=abc", "abc"),
+        ("", None),
+    ],
+)
+def test_read_cookie(header: str, expected: str | None) -> None:
+    assert read_cookie(header, "access_token") == expected
+
+
+def test_oversize_and_malformed_cookie_tokens_are_refused_cleanly() -> None:
+    refusals = Refusals()
+    client = client_of(build(refusals))
+    for value in ("x" * 20_000, "not.a.jwt", "%00%01", "a.b.c.d"):
+        response = client.get("/", headers={"Cookie": f"access_token={value}"})
+        assert response.status_code == 401, value
+        assert refusals.last().status == 401
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"locations": "cookie"},
+        {"locations": []},
+        {"locations": ["header", "header"]},
+        {"locations": ["body"]},
+        {"query": "a=b"},
+        {"cookies": {"access": "x"}},
+    ],
+)
+def test_bad_location_options(options: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
+        build(**options)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"access": "bad name"},
+        {"access": "same", "refresh": "same"},
+        {"csrf_header": "X CSRF"},
+        {"path": "relative"},
+        {"samesite": "Sometimes"},
+        {"samesite": "None", "secure": False},
+        {"secure": "yes"},
+    ],
+)
+def test_bad_cookie_options(options: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
+        Cookies(**options)
