@@ -6,10 +6,13 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import redis
@@ -17,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from .helpers import Clock
+
+ROOT = Path(__file__).resolve().parent.parent
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -56,6 +61,83 @@ def serve() -> Iterator[Callable[[WSGIApplication], str]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+class Gunicorn:
+    """A real gunicorn serving ``app`` (``module:attribute``) on 127.0.0.1.
+
+    The access log names the worker pid of each request (``%(p)s %(r)s``),
+    so tests can see which workers answered.
+    """
+
+    def __init__(self, app: str, *, workers: int = 1, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log", delete=False)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", str(workers), "--log-level", "warning",
+             "--access-logfile", self.log.name, "--access-logformat", "%(p)s %(r)s",
+             "--chdir", str(ROOT), app],
+            env={**os.environ, **(env or {})},
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"gunicorn did not start serving {app}") from None
+                time.sleep(0.1)
+
+    def wait_for_workers(self, count: int, path: str = "/") -> None:
+        """Send requests until ``count`` workers have answered (they boot one by one)."""
+        import http.client
+        from concurrent.futures import ThreadPoolExecutor
+
+        def hit(_: int) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            try:
+                conn.request("GET", path)
+                conn.getresponse().read()
+            finally:
+                conn.close()
+
+        deadline = time.monotonic() + 30
+        with ThreadPoolExecutor(count * 2) as pool:
+            while len(self.workers_seen()) < count:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"only {self.workers_seen()} of {count} workers answered")
+                list(pool.map(hit, range(count * 4)))
+
+    def workers_seen(self) -> set[str]:
+        """The pids of the workers that answered requests so far."""
+        lines = Path(self.log.name).read_text().splitlines()
+        return {line.split(" ", 1)[0] for line in lines if line.strip()}
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.log.close()
+        os.unlink(self.log.name)
+
+
+@pytest.fixture
+def gunicorn() -> Iterator[Callable[..., Gunicorn]]:
+    """Start gunicorn servers for a test; all are stopped after it."""
+    started: list[Gunicorn] = []
+
+    def start(app: str, **options: Any) -> Gunicorn:
+        server = Gunicorn(app, **options)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 def free_port() -> int:

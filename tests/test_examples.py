@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -126,19 +127,21 @@ def post(url: str, path: str, body: dict[str, Any], token: str | None = None) ->
     status, _, data = http_request(
         url, path, method="POST", headers=headers, body=json.dumps(body).encode()
     )
-    return status, json.loads(data)
+    return status, json.loads(data) if data else None
 
 
-def test_auth_and_api_services_rotate_and_revoke(serve: Any, redis_url: str) -> None:
+def test_auth_and_api_services_rotate_and_revoke(
+    serve: Any, redis_url: str, tmp_path: Path
+) -> None:
     import jwt
 
     auth_module, api_module = load("auth_service"), load("api_service")
-    auth_url = serve(auth_module.create_app(redis_url))
+    auth_url = serve(auth_module.create_app(redis_url, str(tmp_path / "keys")))
     api_url = serve(api_module.create_app(auth_url, redis_url, max_key_age=0.5, cooldown=0))
 
     def api(token: str) -> tuple[int, Any]:
         status, _, data = http_request(api_url, "/", headers={"Authorization": f"Bearer {token}"})
-        return status, json.loads(data)
+        return status, json.loads(data) if data else None
 
     # 1. A user logs in at the auth service; the API verifies by its JWKS.
     _, body = post(auth_url, "/login", {"username": "alice", "password": "alice"})
@@ -181,6 +184,65 @@ def test_auth_and_api_services_rotate_and_revoke(serve: Any, redis_url: str) -> 
 
     # Non-admins cannot use the admin endpoints.
     assert post(auth_url, "/admin/rotate", {}, first)[0] in (401, 403)
+
+
+def test_the_auth_service_under_gunicorn_with_two_workers(
+    gunicorn: Any, serve: Any, redis_url: str, tmp_path: Path
+) -> None:
+    """Every worker signs with the shared current key; a rotation reaches all of them."""
+    import jwt
+
+    auth = gunicorn(
+        "examples.auth_service:app",
+        workers=2,
+        env={"REDIS_URL": redis_url, "KEY_DIR": str(tmp_path / "keys"), "REFRESH_GRACE": "0.5"},
+    )
+    auth.wait_for_workers(2)
+    # cooldown=0: the API refetches at once for the new kid of a rotation.
+    api_url = serve(load("api_service").create_app(auth.url, redis_url, cooldown=0))
+
+    def login(user: str) -> dict[str, str]:
+        status, body = post(auth.url, "/login", {"username": user, "password": user})
+        assert status == 200
+        return dict(body)
+
+    def api(token: str) -> int:
+        status, _, body = http_request(api_url, "/", headers={"Authorization": f"Bearer {token}"})
+        assert status in (200, 401), body
+        return status
+
+    def logins(count: int) -> list[str]:
+        """Concurrent logins, so that both sync workers take some."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(4) as pool:
+            return list(pool.map(lambda _: login("alice")["jwt"], range(count)))
+
+    tokens = logins(20)
+    assert len({jwt.get_unverified_header(t)["kid"] for t in tokens}) == 1
+    assert [api(t) for t in tokens] == [200] * 20
+    jwks = {http_request(auth.url, "/.well-known/jwks.json")[2] for _ in range(10)}
+    assert len(jwks) == 1  # both workers publish the same set
+
+    # A rotation through whichever worker answers reaches every worker.
+    status, body = post(auth.url, "/admin/rotate", {}, login("root")["jwt"])
+    assert status == 200
+    new_kid = body["kid"]
+    tokens = logins(20)
+    assert {jwt.get_unverified_header(t)["kid"] for t in tokens} == {new_kid}
+    assert [api(t) for t in tokens] == [200] * 20
+
+    # Refresh, reuse detection and logout hold across workers through Redis.
+    pair = login("alice")
+    status, rotated = post(auth.url, "/auth/refresh", {"refresh_token": pair["refresh_token"]})
+    assert status == 200 and api(rotated["access_token"]) == 200
+    time.sleep(0.6)  # past the grace (0.5 s here): a replay is a theft
+    status, _ = post(auth.url, "/auth/refresh", {"refresh_token": pair["refresh_token"]})
+    assert status == 401
+    assert api(rotated["access_token"]) == 401 and api(pair["jwt"]) == 401
+    other = login("alice")
+    assert post(auth.url, "/auth/logout", {}, other["jwt"])[0] == 204
+    assert api(other["jwt"]) == 401
 
 
 def body_kid(token: str) -> str:

@@ -1,0 +1,103 @@
+"""Signing keys shared by every worker: one current key, rotations seen by all."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import stat
+from pathlib import Path
+
+import jwt
+import pytest
+
+from jwt_wsgi import (
+    Authenticator,
+    ConfigurationError,
+    FileKeyStore,
+    Minter,
+    Provider,
+    UnknownKey,
+)
+
+from .helpers import Clock
+
+
+def _first_kid(directory: str) -> str:
+    kid = FileKeyStore(directory).keys()[0].kid
+    assert kid is not None
+    return kid
+
+
+def test_workers_starting_together_make_one_first_key(tmp_path: Path) -> None:
+    directory = str(tmp_path / "keys")
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        kids = pool.map(_first_kid, [directory] * 8)
+    assert len(set(kids)) == 1
+    assert len(list((tmp_path / "keys").glob("*.pem"))) == 1
+
+
+def test_a_rotation_in_one_worker_reaches_the_others(tmp_path: Path) -> None:
+    one, two = FileKeyStore(tmp_path), FileKeyStore(tmp_path)
+    minter_one, minter_two = Minter(key_store=one), Minter(key_store=two)
+    assert minter_one.current.kid == minter_two.current.kid
+    old = minter_two.mint("alice")
+    new_kid = minter_one.rotate()
+    assert minter_two.current.kid == new_kid
+    assert jwt.get_unverified_header(minter_two.mint("alice"))["kid"] == new_kid
+    assert minter_one.jwks() == minter_two.jwks() and len(minter_two.jwks()["keys"]) == 2
+    # Both verify both, through the minter's own key source.
+    auth = Authenticator(Provider("self", ["ES256"], key=minter_two.key_source()))
+    assert auth.authenticate(old).provider == "self"
+    old_kid = jwt.get_unverified_header(old)["kid"]
+    minter_two.retire(old_kid)
+    assert [k["kid"] for k in minter_one.jwks()["keys"]] == [new_kid]
+    auth = Authenticator(Provider("self", ["ES256"], key=minter_one.key_source()))
+    with pytest.raises(UnknownKey):
+        auth.authenticate(old)
+
+
+def test_the_minter_key_source_follows_rotations_after_its_recheck(tmp_path: Path) -> None:
+    clock = Clock()
+    minter = Minter(key_store=FileKeyStore(tmp_path), clock=clock)
+    other = Minter(key_store=FileKeyStore(tmp_path), clock=clock)
+    auth = Authenticator(Provider("self", ["ES256"], key=minter.key_source()), clock=clock)
+    other.rotate()
+    token = other.mint("alice")
+    # An unknown kid makes the source look at once: no request waits a recheck.
+    assert auth.authenticate(token).claims["sub"] == "alice"
+
+
+def test_keys_are_private_files(tmp_path: Path) -> None:
+    store = FileKeyStore(tmp_path / "k")
+    assert stat.S_IMODE(os.stat(tmp_path / "k").st_mode) == 0o700
+    for path in (tmp_path / "k").glob("*.pem"):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert store.keys()[0].algorithm == "ES256"
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda s: s.retire(s.keys()[0].kid or ""), "current key cannot be retired"),
+        (lambda s: s.retire("../CURRENT"), "holds no key"),
+        (lambda s: s.retire("missing"), "holds no key"),
+        (lambda s: s.rotate(algorithm="RS256"), "holds ES256 keys"),
+        (lambda s: s.rotate(kid="../escape"), "unusable as a file name"),
+    ],
+)
+def test_bad_store_operations(tmp_path: Path, call: object, message: str) -> None:
+    store = FileKeyStore(tmp_path)
+    with pytest.raises(ConfigurationError, match=message):
+        call(store)  # type: ignore[operator]
+
+
+def test_secrets_are_not_kept_in_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="asymmetric"):
+        FileKeyStore(tmp_path, algorithm="HS256")
+
+
+def test_a_minter_takes_a_key_or_a_store(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="one of the two"):
+        Minter()
+    with pytest.raises(ConfigurationError, match="one of the two"):
+        Minter("s" * 64, key_store=FileKeyStore(tmp_path))
