@@ -238,6 +238,7 @@ class Minter:
         *,
         headers: Mapping[str, Any] | None = None,
         fresh: bool = False,
+        csrf: bool = False,
     ) -> str:
         """Create a signed (access) token for ``identity``.
 
@@ -246,6 +247,8 @@ class Minter:
         :param headers: extra JOSE headers for this token; ``alg`` is refused.
         :param fresh: the user has just proven who they are (a login):
             ``auth_time`` is set to now, for ``Rule(fresh=...)`` and step-up.
+        :param csrf: add a random ``csrf`` claim, for a token sent in a cookie
+            (see :mod:`jwt_wsgi.cookies`); :meth:`mint_pair` always does.
         """
         if self._loader is not None:
             payload = dict(self._loader(identity))
@@ -255,6 +258,8 @@ class Minter:
             payload.update(claims)
         if fresh:
             payload["auth_time"] = int(self.clock())
+        if csrf:
+            payload["csrf"] = secrets.token_urlsafe(24)
         return self._sign(payload, headers)
 
     def mint_pair(

@@ -249,3 +249,61 @@ def body_kid(token: str) -> str:
     import jwt
 
     return str(jwt.get_unverified_header(token)["kid"])
+
+
+def test_flask_jwt_extended_refresh_tokens_example(serve: Any) -> None:
+    url = serve(load("fje_refresh_tokens").app)
+    status, tokens = post(url, "/login", {})
+    assert status == 200 and set(tokens) == {"access_token", "refresh_token"}
+    protected = http_request(url, "/protected", headers=bearer(tokens["access_token"]))
+    assert (protected[0], json.loads(protected[2])) == (200, {"foo": "bar"})
+    # A refresh token is refused where an access token belongs, and the reverse.
+    assert http_request(url, "/protected", headers=bearer(tokens["refresh_token"]))[0] == 401
+    assert post(url, "/refresh", {}, tokens["access_token"])[0] == 401
+    status, body = post(url, "/refresh", {}, tokens["refresh_token"])
+    assert status == 200 and set(body) == {"access_token"}
+    assert http_request(url, "/protected", headers=bearer(body["access_token"]))[0] == 200
+
+
+def test_flask_jwt_extended_cookies_example(serve: Any) -> None:
+    url = serve(load("fje_cookies").app)
+    jar = cookies_set(url, "/login_with_cookies")
+    assert set(jar) == {"access_token", "csrf_access_token"}
+    cookie = {"Cookie": f"access_token={jar['access_token']}"}
+    assert http_request(url, "/protected", headers=cookie)[0] == 200
+    assert http_request(url, "/protected", method="POST", headers=cookie)[0] == 403  # no CSRF
+    with_csrf = {**cookie, "X-CSRF-Token": jar["csrf_access_token"]}
+    assert http_request(url, "/protected", method="POST", headers=with_csrf)[0] == 200
+    assert http_request(url, "/only_headers", headers=cookie)[0] == 401  # headers only there
+    _, token = post(url, "/login_without_cookies", {})
+    assert http_request(url, f"/protected?access_token={token['access_token']}")[0] == 200
+    assert http_request(url, "/only_headers", headers=bearer(token["access_token"]))[0] == 200
+    cleared = cookies_set(url, "/logout_with_cookies")
+    assert cleared["access_token"] == "" and cleared["csrf_access_token"] == ""
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def cookies_set(url: str, path: str) -> dict[str, str]:
+    """The cookies a POST to ``path`` sets, every Set-Cookie header read."""
+    import http.client
+    from http.cookies import SimpleCookie
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+    try:
+        conn.request("POST", path)
+        response = conn.getresponse()
+        response.read()
+        jar: dict[str, str] = {}
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie":
+                parsed: SimpleCookie = SimpleCookie()
+                parsed.load(value)
+                jar.update({k: m.value for k, m in parsed.items()})
+        return jar
+    finally:
+        conn.close()

@@ -1,0 +1,203 @@
+"""The browser example in a real headless Chromium: login, CSRF, silent refresh, logout, reuse.
+
+Debian's ``chromium`` and ``chromium-driver`` drive the page over WebDriver
+(``.ci/run`` installs them). The attacker page is served from another port of
+127.0.0.1: another origin, but the same site, so the browser sends the cookies
+along, and only the CSRF check stands between the attacker and the API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .helpers import http_request
+from .test_examples import load
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        if os.environ.get("JWT_WSGI_REQUIRE_BROWSER"):
+            pytest.fail("chromium is required here (JWT_WSGI_REQUIRE_BROWSER is set)")
+        pytest.skip("no chromium/chromedriver on this machine (.ci/run installs Debian's)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="jwt_wsgi-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def example(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("ACCESS_SECONDS", "2")
+    monkeypatch.setenv("REFRESH_GRACE", "1")
+    return load("browser_app")
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the page did not get there in time")
+        time.sleep(0.05)
+
+
+def sign_in(driver: Any, url: str, user: str = "alice", password: str = "wonderland") -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.delete_all_cookies()
+    driver.get(url)
+    wait_for(lambda: driver.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "out")
+    driver.find_element(By.ID, "username").send_keys(user)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "sign-in").click()
+    wait_for(lambda: driver.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "in")
+
+
+def body(driver: Any, attribute: str) -> str | None:
+    from selenium.webdriver.common.by import By
+
+    value: str | None = driver.find_element(By.TAG_NAME, "body").get_attribute(attribute)
+    return value
+
+
+def notes_on_page(driver: Any) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#notes li")]
+
+
+def add_note(driver: Any, text: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    before = body(driver, "data-loaded")
+    field = driver.find_element(By.ID, "note")
+    field.clear()
+    field.send_keys(text)
+    driver.find_element(By.ID, "save").click()
+    wait_for(lambda: body(driver, "data-loaded") != before)
+
+
+def test_sign_in_and_use_the_api_with_cookies_and_csrf(
+    browser: Any, example: Any, serve: Any
+) -> None:
+    url = serve(example.application)
+    sign_in(browser, url)
+    cookies = {c["name"]: c for c in browser.get_cookies()}
+    assert cookies["access_token"]["httpOnly"] and cookies["refresh_token"]["httpOnly"]
+    assert not cookies["csrf_access_token"]["httpOnly"]
+    assert cookies["access_token"]["sameSite"] == "Strict" and cookies["access_token"]["secure"]
+    # JavaScript cannot read the tokens, only the CSRF values.
+    visible = browser.execute_script("return document.cookie")
+    assert "access_token=" not in visible.replace("csrf_access_token=", "")
+    add_note(browser, "buy milk")
+    assert notes_on_page(browser) == ["buy milk"]
+    assert example.notes["alice"] == ["buy milk"]
+
+
+def attacker_site(target: str) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
+    """A page on another origin that tries to make the victim's browser add a note."""
+    page = f"""<!doctype html><html><body>
+<form id="f" method="POST" action="{target}/api/notes" enctype="text/plain">
+  <input name='{{"text": "pwned by form", "x": "' value='"}}'>
+</form>
+<script>
+fetch("{target}/api/notes", {{method: "POST", credentials: "include", mode: "no-cors",
+  headers: {{"Content-Type": "text/plain"}}, body: '{{"text": "pwned by fetch"}}'}})
+  .finally(() => {{ document.body.dataset.fetched = "1"; document.getElementById("f").submit(); }});
+</script></body></html>""".encode()
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [page]
+
+    return app
+
+
+def test_another_site_cannot_change_state(browser: Any, example: Any, serve: Any) -> None:
+    url = serve(example.application)
+    sign_in(browser, url)
+    add_note(browser, "mine")
+    evil = serve(attacker_site(url))
+    browser.get(evil)
+    # The form navigates the browser to our API's answer: a CSRF refusal.
+    wait_for(lambda: "csrf_failed" in browser.page_source)
+    assert example.notes["alice"] == ["mine"]  # neither the form nor the fetch got in
+
+
+def test_an_expired_access_token_is_refreshed_silently(
+    browser: Any, example: Any, serve: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    url = serve(example.application)
+    sign_in(browser, url)
+    old_refresh = {c["name"]: c["value"] for c in browser.get_cookies()}["refresh_token"]
+    time.sleep(2.5)  # the access token (2 s) has expired
+    before = body(browser, "data-loaded")
+    browser.find_element(By.ID, "reload").click()
+    wait_for(lambda: body(browser, "data-loaded") != before)
+    assert body(browser, "data-refreshes") == "1" and body(browser, "data-state") == "in"
+    new_refresh = {c["name"]: c["value"] for c in browser.get_cookies()}["refresh_token"]
+    assert new_refresh != old_refresh  # rotated
+
+    # A copy of the old refresh token, replayed after the grace, ends the login.
+    time.sleep(1.2)  # past the grace (1 s here)
+    status, _, answer = http_request(
+        url,
+        "/auth/refresh",
+        method="POST",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"refresh_token": old_refresh}).encode(),
+    )
+    assert status == 401 and json.loads(answer)["error"] == "invalid_token"
+    time.sleep(2.5)
+    browser.find_element(By.ID, "reload").click()
+    wait_for(lambda: body(browser, "data-state") == "out")  # the browser's session too
+
+
+def test_logout_ends_the_session(browser: Any, example: Any, serve: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    url = serve(example.application)
+    sign_in(browser, url)
+    token = {c["name"]: c["value"] for c in browser.get_cookies()}["access_token"]
+    browser.find_element(By.ID, "logout").click()
+    wait_for(lambda: body(browser, "data-state") == "out")
+    names = {c["name"] for c in browser.get_cookies()}
+    assert not names & {"access_token", "refresh_token", "csrf_access_token"}
+    # The token itself is revoked, not only forgotten by the browser.
+    status = http_request(url, "/api/notes", headers={"Cookie": f"access_token={token}"})[0]
+    assert status == 401
