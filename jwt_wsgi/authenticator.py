@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from . import _checks
 from .cache import TokenCache
-from .cookies import Cookies
+from .cookies import Cookies, read_cookie
 from .errors import (
     ConfigurationError,
     InvalidIssuer,
@@ -40,7 +40,7 @@ from .errors import (
 from .keys import KeyInput, KeyRing
 from .providers import Provider, ProviderOptions
 from .revocation import DenylistStore, RevocationStore
-from .sources import Location, TokenSources
+from .sources import SAFE_METHODS, Location, TokenSources
 from .tokens import Verified, Verifier, peek_claim, token_id
 
 if TYPE_CHECKING:
@@ -146,8 +146,12 @@ class Authenticator:
             locations, header=header, scheme=scheme, query=query, cookies=cookies, csrf=csrf
         )
         self.source = self.sources.bearer
-        # The default, header only, has a path of its own: the usual request.
+        # The default, header only, has a path of its own: the usual request;
+        # and so has cookie only, the browser app's.
         self._header_only = self.sources.locations == ("header",)
+        self._cookie_only = self.sources.locations == ("cookie",)
+        self._cookie_name = self.sources.cookies.access
+        self._cookie_memo: dict[str, str] = {}
         self._environ_key = self.source.environ_key
         self._prefix = self.source.prefix
         self._prefix_length = len(self._prefix)
@@ -213,6 +217,8 @@ class Authenticator:
         a hit needs nothing more.
         """
         if locations is not None or not self._header_only:
+            if locations is None and self._cookie_only:
+                return self._from_cookie(environ)
             return self._from_sources(environ, locations or self.sources.locations)
         value: str | None = environ.get(self._environ_key)
         if value is None:
@@ -242,6 +248,29 @@ class Authenticator:
         if token != looked_up:
             cached = self.cache.get(token)
         return self._authenticate(token, now, cached)
+
+    def _from_cookie(self, environ: WSGIEnvironment) -> Authenticated | None:
+        """The cookie-only case, the browser app's: read, cache, then CSRF."""
+        header: str | None = environ.get("HTTP_COOKIE")
+        if header is None:
+            return None
+        # A browser sends the same Cookie header again and again: remember
+        # what it held, in a bounded memo, as the rule map remembers routes.
+        token = self._cookie_memo.get(header)
+        if token is None:
+            token = read_cookie(header, self._cookie_name)
+            if not token:
+                return None
+            if len(header) <= _COOKIE_MEMO_MAX_CHARS:
+                if len(self._cookie_memo) >= _COOKIE_MEMO_SIZE:
+                    self._cookie_memo.clear()
+                self._cookie_memo[header] = token
+        if len(token) > self.max_token_bytes:
+            raise TokenTooLarge()
+        result = self._authenticate(token, self._clock(), self.cache.get(token))
+        if environ.get("REQUEST_METHOD") not in SAFE_METHODS:
+            self.sources.check_csrf(environ, result.claims)
+        return result
 
     def _from_sources(
         self, environ: WSGIEnvironment, locations: Sequence[Location]
@@ -281,7 +310,11 @@ class Authenticator:
 
     def _authenticate(self, token: str, now: float, cached: Verified | None) -> Authenticated:
         if cached is not None:
-            if cached.holds(now):
+            # Verified.holds, inlined: the cache hit of every location but the header.
+            if (
+                cached.verifier.keys.current() is cached.ring
+                and cached.valid_from <= now < cached.valid_until
+            ):
                 return self._accept(token, cached)
             self.cache.discard(token)
             if cached.verifier.keys.current() is cached.ring:
@@ -352,6 +385,10 @@ class AuthenticatorOptions(ProviderOptions, total=False):
     max_token_bytes: int
     clock: Callable[[], float]
 
+
+#: The cookie-header memo's bound, and the longest header it keeps.
+_COOKIE_MEMO_SIZE = 4096
+_COOKIE_MEMO_MAX_CHARS = 4096
 
 _PROVIDER_OPTIONS = frozenset(ProviderOptions.__optional_keys__)
 _OPTION_NAMES = frozenset(AuthenticatorOptions.__optional_keys__)

@@ -273,3 +273,26 @@ def test_bad_location_options(options: dict[str, Any]) -> None:
 def test_bad_cookie_options(options: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):
         Cookies(**options)
+
+
+def test_the_cookie_memo_is_bounded_and_bypasses_no_check() -> None:
+    from jwt_wsgi.authenticator import _COOKIE_MEMO_SIZE
+
+    refusals = Refusals()
+    middleware = build(refusals, locations=["cookie"])
+    token, csrf = TestCsrf().token()
+    client = client_of(middleware)
+    for i in range(_COOKIE_MEMO_SIZE + 10):
+        cookie = {"Cookie": f"n={i}; access_token={token}"}
+        assert client.get("/", headers=cookie).status_code == 200
+    assert 0 < len(middleware.authenticator._cookie_memo) <= _COOKIE_MEMO_SIZE
+    # A remembered header still needs its CSRF value on a write...
+    cookie = {"Cookie": f"n=1; access_token={token}"}
+    assert client.post("/", headers=cookie).status_code == 403
+    assert refusals.last() is CsrfFailed
+    assert client.post("/", headers={**cookie, "X-CSRF-Token": csrf}).status_code == 200
+    # ...and a header with two token cookies is never remembered.
+    two = {"Cookie": f"access_token={token}; access_token={make_token()}"}
+    for _ in range(2):
+        assert client.get("/", headers=two).status_code == 400
+        assert refusals.last() is AmbiguousCredentials

@@ -82,6 +82,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                 f"  {case}: {info['requests']} known-kid requests, p50 {info['p50_us']:.1f} us, "
                 f"p99 {info['p99_us']:.1f} us, max {info['max_us']:.0f} us"
             )
+    located = extra.get("hit-by-location")
+    if located:
+        times = ", ".join(f"{k} {v:.2f} us" for k, v in located["interleaved_us"].items())
+        ratio = located["cookie_over_header"]
+        verdict = "met" if ratio <= 1.10 else "MISSED"
+        write(
+            f"  cookie token hit / header token hit, overhead over a bare app, interleaved: "
+            f"{ratio:.3f} (target <= 1.10: {verdict}; best of rounds: {times})"
+        )
     healthy, hanging = extra.get("refresh-healthy"), extra.get("refresh-hanging")
     if healthy and hanging:
         write(
