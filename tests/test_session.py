@@ -325,7 +325,13 @@ def test_refresh_by_cookie_needs_csrf_and_answers_with_cookies(url: str) -> None
             id="two-tokens",
         ),
         pytest.param(
-            lambda p: {"raw": b"{" * 20_000, "headers": {"Content-Type": "application/json"}},
+            # A valid refresh token in a body over the limit: refused unread.
+            lambda p: {
+                "raw": json.dumps(
+                    {"refresh_token": p["refresh_token"], "pad": "x" * 20_000}
+                ).encode(),
+                "headers": {"Content-Type": "application/json"},
+            },
             400,
             InvalidRequest,
             id="oversize-body",
@@ -499,3 +505,18 @@ def test_a_rule_written_for_refresh_tokens_accepts_them(clock: Clock) -> None:
         client.get("/other", headers={"Authorization": f"Bearer {pair.refresh_token}"}).status_code
         == 401
     )
+
+
+def test_a_refresh_token_known_by_its_typ_header_alone_is_a_refresh_token(clock: Clock) -> None:
+    """Explicit typing (RFC 8725 3.11): typ refresh+jwt without a type claim."""
+    import jwt as pyjwt
+
+    from .helpers import ValidatingClient
+
+    token = pyjwt.encode(
+        {"sub": "alice", "exp": int(clock.now) + 60}, SECRET, headers={"typ": "refresh+jwt"}
+    )
+    refusals = Refusals()
+    app = JWTMiddleware(echo_app, key=SECRET, algorithms=["HS256"], clock=clock, on_error=refusals)
+    response = ValidatingClient(app).get("/", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401 and refusals.last() is WrongTokenKind

@@ -101,3 +101,12 @@ def test_a_minter_takes_a_key_or_a_store(tmp_path: Path) -> None:
         Minter()
     with pytest.raises(ConfigurationError, match="one of the two"):
         Minter("s" * 64, key_store=FileKeyStore(tmp_path))
+
+
+def test_retire_cannot_reach_outside_the_directory(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.pem"
+    outside.write_text("not a key of the store")
+    store = FileKeyStore(tmp_path / "keys")
+    with pytest.raises(ConfigurationError, match="holds no key"):
+        store.retire("../outside")
+    assert outside.exists()
