@@ -68,7 +68,7 @@ from .revocation import (
 )
 from .rules import Policy, Rule
 from .session import LogoutEndpoint, RefreshEndpoint
-from .signing import FileKeyStore, MemoryKeyStore, SigningKey
+from .signing import FileKeyStore, MemoryKeyStore, RedisKeyStore, SigningKey
 from .sources import TokenSources
 
 __version__ = "0.2.0"
@@ -91,6 +91,7 @@ __all__ = [
     "SigningKey",
     "MemoryKeyStore",
     "FileKeyStore",
+    "RedisKeyStore",
     # where tokens come from
     "TokenSources",
     "Cookies",

@@ -6,7 +6,8 @@ and ``kid``. A key store holds a minter's keys, current first:
 * :class:`MemoryKeyStore` keeps them in this process: enough for one process,
   and what ``Minter(key)`` uses.
 * :class:`FileKeyStore` keeps them in a directory that every worker of a
-  server (and every machine, on shared storage) reads. With gunicorn's
+  server (and every machine, on shared storage) reads; :class:`RedisKeyStore`
+  keeps them in Redis, for machines that share no storage. With gunicorn's
   ``-w 4``, each worker would otherwise make a key of its own, so tokens
   signed by one worker would fail wherever another worker's published set is
   trusted, and a rotation would reach one worker only. Every worker signs
@@ -328,6 +329,129 @@ class FileKeyStore:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+class RedisKeyStore:
+    """A minter's keys in Redis, shared by every worker of every machine, current first.
+
+    Three keys under ``prefix``: a hash of PKCS #8 PEMs by kid, the current
+    kid, and a version counter that every change increments in the same
+    transaction, so a reader re-reads the keys only when the counter moved
+    (one ``GET`` per :meth:`keys` call otherwise). The private keys are as safe
+    as the Redis holding them: use its ACLs and TLS.
+
+    :param client: a ``redis.Redis`` client.
+    :param algorithm: the algorithm of generated keys (``"ES256"``).
+    :param prefix: key prefix (``"jwt_wsgi:keys:"``).
+    """
+
+    def __init__(
+        self, client: Any, *, algorithm: str = "ES256", prefix: str = "jwt_wsgi:keys:"
+    ) -> None:
+        (self.algorithm,) = validate_algorithms([algorithm])
+        if ALGORITHM_KEY_TYPES[self.algorithm] == "oct":
+            raise ConfigurationError("a Redis key store holds asymmetric keys; share secrets")
+        self._client = client
+        self._pems, self._current, self._version = (
+            prefix + "pem",
+            prefix + "current",
+            prefix + "version",
+        )
+        self._seen: tuple[object, tuple[SigningKey, ...]] | None = None
+        self._loaded: dict[str, SigningKey] = {}
+        self._add(generate_key(self.algorithm), None, only_if_empty=True)
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisKeyStore:
+        """A store for ``redis://host:port/db``."""
+        import redis
+
+        return cls(redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2), **options)
+
+    def keys(self) -> tuple[SigningKey, ...]:
+        """Every key, the current one first (re-read when the version moved)."""
+        stamp = self.version()
+        seen = self._seen
+        if seen is not None and seen[0] == stamp:
+            return seen[1]
+        pipe = self._client.pipeline(transaction=True)
+        pipe.get(self._current)
+        pipe.hgetall(self._pems)
+        pipe.get(self._version)
+        current, pems, stamp = pipe.execute()
+        current = current.decode() if isinstance(current, bytes) else current
+        keys = []
+        for raw_kid, pem in sorted(pems.items()):
+            kid = raw_kid.decode() if isinstance(raw_kid, bytes) else raw_kid
+            if kid not in self._loaded:
+                self._loaded[kid] = signing_key(pem, self.algorithm, kid)
+            keys.append(self._loaded[kid])
+        keys.sort(key=lambda k: k.kid != current)
+        if not keys or keys[0].kid != current:
+            raise ConfigurationError("the Redis key store names a current key it does not hold")
+        self._seen = (stamp, tuple(keys))
+        return self._seen[1]
+
+    def version(self) -> object:
+        """The change counter: one ``GET``."""
+        return self._client.get(self._version)
+
+    def rotate(
+        self, key: Any = None, *, algorithm: str | None = None, kid: str | None = None
+    ) -> str:
+        """Add ``key`` (or a new one) and make it current, for every worker. Returns its kid."""
+        if algorithm not in (None, self.algorithm):
+            raise ConfigurationError(f"this store holds {self.algorithm} keys")
+        return self._add(generate_key(self.algorithm) if key is None else key, kid)
+
+    def retire(self, kid: str) -> None:
+        """Drop the (non-current) key ``kid`` for every worker: its tokens stop verifying."""
+        import redis
+
+        with self._client.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(self._current, self._pems)
+                    current = pipe.get(self._current)
+                    if (current.decode() if isinstance(current, bytes) else current) == kid:
+                        raise ConfigurationError("the current key cannot be retired; rotate first")
+                    if not pipe.hexists(self._pems, kid):
+                        raise ConfigurationError(f"this store holds no key {kid!r}")
+                    pipe.multi()
+                    pipe.hdel(self._pems, kid)
+                    pipe.incr(self._version)
+                    pipe.execute()
+                    return
+                except redis.WatchError:
+                    continue
+
+    def _add(self, key: Any, kid: str | None, *, only_if_empty: bool = False) -> str:
+        import redis
+
+        new = signing_key(key, self.algorithm, kid)
+        assert new.kid is not None
+        pem = new.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        with self._client.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(self._current, self._pems)
+                    current = pipe.get(self._current)
+                    if only_if_empty and current is not None:
+                        return current.decode() if isinstance(current, bytes) else str(current)
+                    if pipe.hexists(self._pems, new.kid):
+                        raise ConfigurationError(f"kid {new.kid!r} is taken")
+                    pipe.multi()
+                    pipe.hset(self._pems, new.kid, pem)
+                    pipe.set(self._current, new.kid)
+                    pipe.incr(self._version)
+                    pipe.execute()
+                    return new.kid
+                except redis.WatchError:
+                    continue  # another worker changed the store meanwhile: look again
 
 
 def _safe_kid(kid: str) -> bool:

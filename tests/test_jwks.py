@@ -610,3 +610,23 @@ def test_redirect_loops_end(tls_server: KeyServer, clock: Clock) -> None:
 def test_bad_options_are_refused(option: str, value: Any) -> None:
     with pytest.raises(ConfigurationError, match=option):
         RemoteKeySet("https://idp.example/jwks", algorithms=["ES256"], **{option: value})
+
+
+def test_odd_redirects_and_urls_are_failed_fetches(clock: Clock) -> None:
+    from jwt_wsgi._http import FetchError, get_json
+
+    tls = KeyServer(tls=True)
+    try:
+        tls.behaviour = "redirect"
+        tls.redirect_to = ""  # a 302 without a Location
+        with pytest.raises(FetchError, match="without a Location"):
+            get_json(tls.jwks_url, timeout=2, ssl_context=tls.client_context)
+        tls.behaviour = "ok"
+        document, _ = get_json(tls.jwks_url + "?v=2", timeout=2, ssl_context=tls.client_context)
+        assert document == {"keys": []}
+    finally:
+        tls.close()
+    with pytest.raises(FetchError, match="not an http"):
+        get_json("ftp://127.0.0.1/jwks.json", timeout=1)
+    with pytest.raises(FetchError, match="deadline"):
+        get_json("http://127.0.0.1:9/jwks.json", timeout=0)

@@ -299,3 +299,67 @@ def test_a_key_source_must_verify_every_allowed_algorithm(rsa_key: rsa.RSAPrivat
     ps_token = jwt.encode({"exp": int(NOW) + 60}, rsa_key, algorithm="PS256")
     assert refusal(wide, ps_token, ["RS256"]) is DisallowedAlgorithm
     assert verifies(wide, ps_token, ["RS256", "PS256"])
+
+
+def test_more_key_forms(rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey) -> None:
+    """SSH lines, certificates, private PEMs and JWKs in a list verify like the rest."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    token = make_token(key=rsa_key, algorithm="RS256")
+    ssh = rsa_key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuer")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(rsa_key.public_key()).serial_number(1)
+        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        .sign(rsa_key, hashes.SHA256())
+    )  # fmt: skip
+    private_pem = rsa_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    jwk = jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key(), as_dict=True)
+    for key in (
+        ssh,
+        cert.public_bytes(serialization.Encoding.PEM),
+        cert.public_bytes(serialization.Encoding.DER),
+        private_pem,
+        [jwk, ec_key.public_key()],
+    ):
+        assert verifies(key, token, ["RS256", "ES256"]), key
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ([], "empty list"),
+        (b"", "empty HMAC secret"),
+        ({"keys": []}, "non-empty 'keys' list"),
+        ({"keys": ["not a member"]}, "not a JSON object"),
+        (3.14, "unsupported key type float"),
+    ],
+)
+def test_key_inputs_that_cannot_work(key: Any, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        KeyRing(key, ["HS256"])
+
+
+def test_a_key_source_inside_a_list_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="cannot be nested"):
+        KeyRing([SECRET, KeyRing(SECRET, ["HS256"])], ["HS256"])
+
+
+def test_a_fetched_set_skips_members_that_are_not_objects(caplog: pytest.LogCaptureFixture) -> None:
+    member = {"kty": "oct", "k": b64(SECRET.encode()), "kid": "k"}
+    with caplog.at_level("WARNING", logger="jwt_wsgi"):
+        ring = KeyRing({"keys": ["junk", member]}, ["HS256"], skip_unusable=True)
+    assert [k.kid for k in ring.keys] == ["k"]
+    assert "member #0: not a JSON object" in caplog.text

@@ -520,3 +520,76 @@ def test_a_refresh_token_known_by_its_typ_header_alone_is_a_refresh_token(clock:
     app = JWTMiddleware(echo_app, key=SECRET, algorithms=["HS256"], clock=clock, on_error=refusals)
     response = ValidatingClient(app).get("/", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401 and refusals.last() is WrongTokenKind
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda s: RefreshEndpoint("minter", store=s), "minter must be a Minter"),  # type: ignore[arg-type]
+        (lambda s: RefreshEndpoint(Minter(SECRET), store={}), "store must be"),  # type: ignore[arg-type]
+        (lambda s: RefreshEndpoint(Minter(SECRET), store=s, authenticator=5), "Authenticator"),  # type: ignore[arg-type]
+        (lambda s: RefreshEndpoint(Minter(SECRET), store=s, respond="xml"), "respond"),  # type: ignore[arg-type]
+        (lambda s: RefreshEndpoint(Minter(SECRET), store=s, grace=-1), "grace"),
+        (lambda s: LogoutEndpoint(store=[]), "store must be"),  # type: ignore[arg-type]
+        (lambda s: LogoutEndpoint(store=s, everywhere="yes"), "everywhere"),  # type: ignore[arg-type]
+    ],
+)
+def test_session_endpoint_options_are_checked(make: Any, message: str) -> None:
+    from jwt_wsgi import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=message):
+        make(MemoryRevocationStore())
+
+
+def test_a_form_body_and_a_bad_content_length(url: str) -> None:
+    pair = login(url)
+    form = f"refresh_token={pair['refresh_token']}".encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert call(url, "/auth/refresh", method="POST", raw=form, headers=headers).status == 200
+    odd = {"Content-Type": "text/plain"}  # a body of another type carries no token
+    assert call(url, "/auth/refresh", method="POST", raw=b"hello", headers=odd).status == 401
+    import io
+
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_LENGTH": "a lot",
+        "CONTENT_TYPE": "application/json",
+        "wsgi.input": io.BytesIO(b"{}"),
+    }
+    statuses = Statuses()
+    app = RefreshEndpoint(Minter(SECRET), store=MemoryRevocationStore())
+    assert b"Content-Length" in b"".join(app(environ, statuses))
+    assert statuses.seen == ["400 Bad Request"]
+
+
+def test_a_memory_store_forgets_what_expired(clock: Clock) -> None:
+    store = MemoryRevocationStore(clock=clock)
+    store.revoke_family("f", expires_at=clock.now + 10)
+    assert store.first_use("j", expires_at=clock.now + 10) is None
+    assert store.first_use("j") == clock.now
+    assert store.is_revoked({"fam": "f"})
+    clock.now += 11
+    store.revoke("other")  # writes purge what expired
+    assert not store.is_revoked({"fam": "f"}) and store.first_use("j") is None
+    for bad in ({"sub": None}, {"fam": ""}):
+        from jwt_wsgi import ConfigurationError
+
+        with pytest.raises(ConfigurationError):
+            if "sub" in bad:
+                store.revoke_before()
+            else:
+                store.revoke_family("")
+
+
+def test_a_redis_store_that_is_down_says_so(redis_server: Any) -> None:
+    from jwt_wsgi import RevocationUnavailable
+
+    store = RedisRevocationStore.from_url(redis_server.url, timeout=0.2)
+    redis_server.stop()
+    for call_store in (
+        lambda: store.revoke_family("f"),
+        lambda: store.first_use("j"),
+        lambda: store.is_revoked({"jti": "j"}),
+    ):
+        with pytest.raises(RevocationUnavailable):
+            call_store()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import stat
+import uuid
 from pathlib import Path
 
 import jwt
@@ -16,6 +17,7 @@ from jwt_wsgi import (
     FileKeyStore,
     Minter,
     Provider,
+    RedisKeyStore,
     UnknownKey,
 )
 
@@ -110,3 +112,55 @@ def test_retire_cannot_reach_outside_the_directory(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="holds no key"):
         store.retire("../outside")
     assert outside.exists()
+
+
+def _first_redis_kid(arguments: tuple[str, str]) -> str:
+    url, prefix = arguments
+    kid = RedisKeyStore.from_url(url, prefix=prefix).keys()[0].kid
+    assert kid is not None
+    return kid
+
+
+def test_redis_key_store_across_processes_and_rotations(redis_url: str) -> None:
+    prefix = f"test:{uuid.uuid4().hex}:"
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        kids = pool.map(_first_redis_kid, [(redis_url, prefix)] * 8)
+    assert len(set(kids)) == 1  # workers starting together make one first key
+    one = Minter(key_store=RedisKeyStore.from_url(redis_url, prefix=prefix))
+    two = Minter(key_store=RedisKeyStore.from_url(redis_url, prefix=prefix))
+    old = two.mint("alice")
+    new_kid = one.rotate()
+    assert two.current.kid == new_kid and one.jwks() == two.jwks()
+    auth = Authenticator(Provider("self", ["ES256"], key=two.key_source()))
+    assert auth.authenticate(old).claims["sub"] == "alice"
+    two.retire(kids[0])
+    assert [k["kid"] for k in one.jwks()["keys"]] == [new_kid]
+    with pytest.raises(ConfigurationError, match="current key cannot be retired"):
+        one.retire(new_kid)
+    with pytest.raises(ConfigurationError, match="holds no key"):
+        one.retire("missing")
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "PS384", "ES384", "ES512", "ES256K", "EdDSA"])
+def test_every_asymmetric_algorithm_gets_a_key_of_its_own(algorithm: str, tmp_path: Path) -> None:
+    minter = Minter(key_store=FileKeyStore(tmp_path, algorithm=algorithm))
+    token = minter.mint("alice")
+    auth = Authenticator(Provider("self", [algorithm], key=minter.key_source()))
+    assert auth.authenticate(token).claims["sub"] == "alice"
+    assert jwt.get_unverified_header(token)["kid"] == minter.current.kid
+
+
+def test_a_store_whose_current_key_is_missing_is_refused(tmp_path: Path) -> None:
+    store = FileKeyStore(tmp_path)
+    (tmp_path / "CURRENT").write_text("vanished")
+    with pytest.raises(ConfigurationError, match="CURRENT names no key"):
+        store.keys()
+
+
+def test_secrets_are_not_generated(tmp_path: Path) -> None:
+    from jwt_wsgi.signing import generate_key
+
+    with pytest.raises(ConfigurationError, match="secrets"):
+        generate_key("HS256")
+    with pytest.raises(ConfigurationError, match="asymmetric"):
+        RedisKeyStore(None, algorithm="HS512")
