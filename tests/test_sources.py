@@ -296,3 +296,40 @@ def test_the_cookie_memo_is_bounded_and_bypasses_no_check() -> None:
     for _ in range(2):
         assert client.get("/", headers=two).status_code == 400
         assert refusals.last() is AmbiguousCredentials
+
+
+def test_cookie_keywords_fit_flask_django_and_webob_responses() -> None:
+    """One list of (name, value, keywords) sets the same cookies in each framework."""
+    import flask
+    import webob
+
+    from .test_frameworks import django_app
+
+    django_app()  # configures Django the way the framework tests do
+    from django.http import HttpResponse
+
+    pair = Minter(SECRET, clock=Clock()).mint_pair("alice")
+    cookies = Cookies()
+    expected = {"access_token", "csrf_access_token", "refresh_token", "csrf_refresh_token"}
+    for params in (
+        cookies.params(pair.access_token, pair.refresh_token, now=Clock()()),
+        cookies.clear_params(),
+    ):
+        flask_response = flask.Response()
+        webob_response = webob.Response()
+        django_response = HttpResponse()
+        for name, value, keywords in params:
+            flask_response.set_cookie(name, value, **keywords)
+            webob_response.set_cookie(name, value, **keywords)
+            django_response.set_cookie(name, value, **keywords)
+        set_by = {
+            "flask": flask_response.headers.getlist("Set-Cookie"),
+            "webob": webob_response.headers.getall("Set-Cookie"),
+            "django": [m.OutputString() for m in django_response.cookies.values()],
+        }
+        for framework, lines in set_by.items():
+            assert {line.split("=", 1)[0] for line in lines} == expected, framework
+            for line in lines:
+                lowered = line.lower()
+                assert "secure" in lowered and "samesite=lax" in lowered, (framework, line)
+                assert ("httponly" in lowered) == ("csrf" not in line.split("=", 1)[0])
