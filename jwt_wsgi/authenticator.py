@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from . import _checks
 from .cache import TokenCache
-from .cookies import Cookies, read_cookie
+from .cookies import read_cookie
 from .errors import (
     ConfigurationError,
     InvalidIssuer,
@@ -40,7 +40,7 @@ from .errors import (
 from .keys import KeyInput, KeyRing
 from .providers import Provider, ProviderOptions
 from .revocation import DenylistStore, RevocationStore
-from .sources import SAFE_METHODS, Location, TokenSources
+from .sources import SAFE_METHODS, Location, SourceOptions, TokenSources
 from .tokens import Verified, Verifier, peek_claim, token_id
 
 if TYPE_CHECKING:
@@ -87,15 +87,8 @@ class Authenticator:
     :param revocation_unavailable: when the store cannot answer, ``"closed"``
         refuses with 503 (:class:`~jwt_wsgi.errors.RevocationCheckFailed`);
         ``"open"`` lets the token through and logs a warning.
-    :param locations: where tokens are read, in order: ``"header"``,
-        ``"cookie"``, ``"query"`` (``("header",)``); see :mod:`jwt_wsgi.sources`.
-        A rule can name other locations for its paths.
-    :param header: the request header carrying the token (``"Authorization"``).
-    :param scheme: its auth scheme (``"Bearer"``; ``""`` for a bare token).
-    :param query: the query parameter of the ``"query"`` location (``"access_token"``).
-    :param cookies: cookie names and the CSRF header (:class:`~jwt_wsgi.cookies.Cookies`
-        with its defaults).
-    :param csrf: require the CSRF value for cookie tokens on unsafe methods (``True``).
+    :param sources: where tokens are read (:class:`~jwt_wsgi.sources.TokenSources`:
+        the ``Authorization: Bearer`` header by default).
     :param cache_size: verified tokens remembered (``10000``; ``0`` is off).
     :param max_token_bytes: longer tokens are refused unparsed (``8192``,
         about 6 KiB of claims JSON once base64url-encoded).
@@ -108,12 +101,7 @@ class Authenticator:
         *,
         revocation: Revocation | None = None,
         revocation_unavailable: Literal["closed", "open"] = "closed",
-        locations: Sequence[Location] = ("header",),
-        header: str = "Authorization",
-        scheme: str = "Bearer",
-        query: str = "access_token",
-        cookies: Cookies | None = None,
-        csrf: bool = True,
+        sources: TokenSources | None = None,
         cache_size: int = 10_000,
         max_token_bytes: int = 8192,
         clock: Callable[[], float] = time.time,
@@ -142,9 +130,11 @@ class Authenticator:
                         "with several providers, each needs an issuer of its own to be chosen by"
                     )
                 self._by_issuer[provider.issuer] = self._verifiers[provider.name]
-        self.sources = TokenSources(
-            locations, header=header, scheme=scheme, query=query, cookies=cookies, csrf=csrf
-        )
+        if sources is None:
+            sources = TokenSources()
+        elif not isinstance(sources, TokenSources):
+            raise ConfigurationError(f"sources must be TokenSources, not {type(sources).__name__}")
+        self.sources = sources
         self.source = self.sources.bearer
         # The default, header only, has a path of its own: the usual request;
         # and so has cookie only, the browser app's.
@@ -171,8 +161,9 @@ class Authenticator:
         """An authenticator from keywords, building ``Provider("default", ...)`` when asked.
 
         Takes :class:`Authenticator`'s keywords, ``providers`` included, or
-        instead of ``providers`` the keywords of one :class:`Provider`. A
-        keyword of neither is refused with the nearest known name.
+        instead of ``providers`` the keywords of one :class:`Provider`; and
+        instead of ``sources`` those of :class:`~jwt_wsgi.sources.TokenSources`.
+        A keyword of none of them is refused with the nearest known name.
         """
         given: dict[str, Any] = dict(options)
         unknown = set(given) - _OPTION_NAMES
@@ -182,6 +173,13 @@ class Authenticator:
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ConfigurationError(f"unknown option {name!r}{hint}")
         shortcut = {name: given.pop(name) for name in list(given) if name in _PROVIDER_OPTIONS}
+        source_options = {n: given.pop(n) for n in list(given) if n in _SOURCE_OPTIONS}
+        if source_options:
+            if given.get("sources") is not None:
+                raise ConfigurationError(
+                    f"with sources=, set {sorted(source_options)} on the TokenSources instead"
+                )
+            given["sources"] = TokenSources(**source_options)
         providers = given.pop("providers", None)
         if providers is None:
             algorithms = shortcut.pop("algorithms", None)
@@ -365,8 +363,9 @@ class Authenticator:
             raise RevokedToken()
 
 
-class AuthenticatorOptions(ProviderOptions, total=False):
-    """The keywords of :class:`Authenticator`, plus those of one :class:`Provider`.
+class AuthenticatorOptions(ProviderOptions, SourceOptions, total=False):
+    """The keywords of :class:`Authenticator`, plus those of one :class:`Provider`
+    and of :class:`~jwt_wsgi.sources.TokenSources`.
 
     What ``JWTMiddleware(app, **options)`` and
     :meth:`Authenticator.from_options` take; the two classes document each.
@@ -375,12 +374,7 @@ class AuthenticatorOptions(ProviderOptions, total=False):
     providers: Provider | Sequence[Provider] | None
     revocation: Revocation | None
     revocation_unavailable: Literal["closed", "open"]
-    locations: Sequence[Location]
-    header: str
-    scheme: str
-    query: str
-    cookies: Cookies | None
-    csrf: bool
+    sources: TokenSources | None
     cache_size: int
     max_token_bytes: int
     clock: Callable[[], float]
@@ -391,6 +385,7 @@ _COOKIE_MEMO_SIZE = 4096
 _COOKIE_MEMO_MAX_CHARS = 4096
 
 _PROVIDER_OPTIONS = frozenset(ProviderOptions.__optional_keys__)
+_SOURCE_OPTIONS = frozenset(SourceOptions.__optional_keys__)
 _OPTION_NAMES = frozenset(AuthenticatorOptions.__optional_keys__)
 
 

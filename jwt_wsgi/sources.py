@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
 from urllib.parse import parse_qsl, unquote_plus
 
 from . import _checks
@@ -155,3 +155,18 @@ class TokenSources:
             if part and unquote_plus(part.partition("=")[0]) != self.query
         ]
         return "&".join(kept)
+
+
+class SourceOptions(TypedDict, total=False):
+    """The keywords of :class:`TokenSources`, for the keyword shortcuts.
+
+    ``JWTMiddleware(app, ..., locations=["cookie"])`` and
+    ``Authenticator.from_options(...)`` take these and build the sources.
+    """
+
+    locations: Sequence[Location]
+    header: str
+    scheme: str
+    query: str
+    cookies: Cookies | None
+    csrf: bool

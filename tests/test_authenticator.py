@@ -166,11 +166,30 @@ def test_provider_names_and_issuers_must_be_distinct() -> None:
 
 def test_each_setting_has_one_home() -> None:
     """The shortcut keywords mirror the signatures they forward to, and nothing else."""
+    from jwt_wsgi import TokenSources
+    from jwt_wsgi.sources import SourceOptions
+
     provider = set(inspect.signature(Provider).parameters) - {"name"}
-    assert set(ProviderOptions.__optional_keys__) == provider
+    sources = set(inspect.signature(TokenSources).parameters)
     authenticator_keywords = set(inspect.signature(Authenticator).parameters)
-    assert set(AuthenticatorOptions.__optional_keys__) == provider | authenticator_keywords
-    assert not provider & authenticator_keywords
+    assert set(ProviderOptions.__optional_keys__) == provider
+    assert set(SourceOptions.__optional_keys__) == sources
+    assert set(AuthenticatorOptions.__optional_keys__) == (
+        provider | sources | authenticator_keywords
+    )
+    assert not provider & authenticator_keywords and not sources & authenticator_keywords
+    assert not provider & sources
+
+
+def test_sources_or_their_keywords_not_both() -> None:
+    from jwt_wsgi import TokenSources
+
+    with pytest.raises(ConfigurationError, match="on the TokenSources"):
+        Authenticator.from_options(
+            key=SECRET, algorithms=["HS256"], sources=TokenSources(), locations=["cookie"]
+        )
+    with pytest.raises(ConfigurationError, match="sources must be TokenSources"):
+        Authenticator(Provider("p", ["HS256"], key=SECRET), sources=["header"])  # type: ignore[arg-type]
 
 
 def test_legacy_verifier_warns_and_checks_the_clock() -> None:

@@ -36,6 +36,7 @@ def test_every_option_is_in_the_table_of_where_it_is_set() -> None:
         "JWTMiddleware": jwt_wsgi.JWTMiddleware,
         "Authenticator": jwt_wsgi.Authenticator,
         "Provider": jwt_wsgi.Provider,
+        "TokenSources": jwt_wsgi.TokenSources,
     }
     for row in rows:
         name = re.match(r":class:`~jwt_wsgi\.(\w+)`", row)
