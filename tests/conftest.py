@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -117,8 +118,16 @@ class Gunicorn:
         lines = Path(self.log.name).read_text().splitlines()
         return {line.split(" ", 1)[0] for line in lines if line.strip()}
 
+    def hang(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open and nothing answers."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
             self.process.terminate()
             self.process.wait(timeout=10)
         self.log.close()
@@ -150,8 +159,13 @@ class RedisServer:
     """A real redis-server on a free loopback port, started and stopped by a test."""
 
     def __init__(self, binary: str) -> None:
+        self.binary = binary
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.start()
+
+    def start(self) -> None:
+        binary = self.binary
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--protected-mode", "yes"],
@@ -171,8 +185,16 @@ class RedisServer:
             finally:
                 client.close()
 
+    def hang(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open and nothing answers."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
             self.process.terminate()
             self.process.wait(timeout=10)
 

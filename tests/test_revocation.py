@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -100,21 +101,28 @@ def test_failing_callable_fails_closed_or_open(caplog: pytest.LogCaptureFixture)
     assert "letting the token through" in caplog.text
 
 
-def test_redis_revocation_is_seen_by_another_middleware(redis_url: str) -> None:
+@pytest.mark.parametrize("mirror", [True, False], ids=["mirrored", "unmirrored"])
+def test_redis_revocation_is_seen_by_another_middleware(redis_url: str, mirror: bool) -> None:
     prefix = f"test:{uuid.uuid4().hex}:"
-    store_a = RedisRevocationStore.from_url(redis_url, prefix=prefix)
-    store_b = RedisRevocationStore.from_url(redis_url, prefix=prefix)
+    store_a = RedisRevocationStore.from_url(redis_url, prefix=prefix, mirror=mirror)
+    store_b = RedisRevocationStore.from_url(redis_url, prefix=prefix, mirror=mirror)
+    assert store_b.wait_in_sync(10) is mirror
     service_a, service_b = build(store_a), build(store_b)
     token = make_token({"jti": "shared-1", "exp": 4_000_000_000})
     assert get(service_a, token)[0] == 200 and get(service_b, token)[0] == 200
     store_a.revoke(claims_of(token))
+    assert get(service_a, token)[0] == 401  # the revoking process: at once
+    assert last_refusal(service_a) is RevokedToken
+    if mirror:  # another process: within milliseconds from its mirror (unmirrored: at once)
+        wait_until(lambda: get(service_b, token)[0] == 401)
     assert get(service_b, token) == (
         401,
         {"error": "invalid_token", "error_description": "the token has been revoked"},
     )
     assert last_refusal(service_b) is RevokedToken
-    assert get(service_a, token)[0] == 401
-    assert last_refusal(service_a) is RevokedToken
+    assert store_b.in_sync is mirror
+    store_a.close()
+    store_b.close()
 
 
 def test_redis_entries_expire_with_the_token(redis_url: str) -> None:
@@ -131,10 +139,11 @@ def test_redis_entries_expire_with_the_token(redis_url: str) -> None:
     store.revoke("no-exp")
     assert 86300 < client.ttl(prefix + "id:no-exp") <= 86401  # EXAT rounds up
     client.close()
+    store.close()
 
 
 def test_redis_down_fails_closed_with_503_by_default(redis_server: RedisServer) -> None:
-    store = RedisRevocationStore.from_url(redis_server.url, timeout=0.2)
+    store = RedisRevocationStore.from_url(redis_server.url, timeout=0.2, mirror=False)
     closed, opened = build(store), build(store, revocation_unavailable="open")
     token = make_token({"jti": "j"})
     assert get(closed, token)[0] == 200
@@ -149,6 +158,7 @@ def test_redis_down_fails_closed_with_503_by_default(redis_server: RedisServer) 
     assert get(opened, token)[0] == 200
     with pytest.raises(RevocationUnavailable):
         store.revoke("j")
+    store.close()
 
 
 def test_a_buggy_revocation_callable_is_logged_and_fails_closed(
@@ -162,3 +172,181 @@ def test_a_buggy_revocation_callable_is_logged_and_fails_closed(
         assert get(mw, make_token())[0] == 503
     assert last_refusal(mw) is RevocationCheckFailed
     assert "the revocation check raised" in caplog.text
+
+
+# -- the mirror: in-memory checks, still shared ---------------------------------------
+
+
+def wait_until(condition: Any, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the mirror did not get there in time"
+        time.sleep(0.01)
+
+
+def _watch_in_another_process(url: str, prefix: str, ready: Any, result: Any) -> None:
+    """Run in a child process: a mirrored store that reports when it sees the revocation."""
+    store = RedisRevocationStore.from_url(url, prefix=prefix)
+    assert store.wait_in_sync(10)
+    ready.set()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if store.is_revoked({"jti": "cross-process"}):
+            result.put(("seen", store.in_sync))
+            store.close()
+            return
+        time.sleep(0.001)
+    result.put(("not seen", store.in_sync))
+
+
+def test_a_revocation_in_one_process_is_refused_in_another(redis_url: str) -> None:
+    import multiprocessing
+
+    prefix = f"test:{uuid.uuid4().hex}:"
+    context = multiprocessing.get_context("spawn")
+    ready, result = context.Event(), context.Queue()
+    child = context.Process(
+        target=_watch_in_another_process, args=(redis_url, prefix, ready, result)
+    )
+    child.start()
+    try:
+        assert ready.wait(20)
+        store = RedisRevocationStore.from_url(redis_url, prefix=prefix, mirror=False)
+        store.revoke("cross-process", expires_at=4_000_000_000)
+        # Seen from the child's mirror (in sync), not by asking Redis.
+        assert result.get(timeout=15) == ("seen", True)
+    finally:
+        child.join(timeout=15)
+
+
+def _check_after_fork(store: RedisRevocationStore, ready: Any, result: Any) -> None:
+    """Run in a forked child: the inherited mirror must not be trusted as it was."""
+    inherited = store.in_sync
+    synced = store.wait_in_sync(10)
+    ready.set()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not store.is_revoked({"jti": "after-fork"}):
+        time.sleep(0.001)
+    result.put((inherited, synced, store.is_revoked({"jti": "after-fork"}), store.in_sync))
+
+
+def test_a_forked_worker_follows_changes_itself(redis_url: str) -> None:
+    """gunicorn --preload builds the store in the master and forks workers from it."""
+    import multiprocessing
+    import warnings
+
+    store = RedisRevocationStore.from_url(redis_url, prefix=f"test:{uuid.uuid4().hex}:")
+    assert store.wait_in_sync(10)
+    context = multiprocessing.get_context("fork")
+    ready, result = context.Event(), context.Queue()
+    child = context.Process(target=_check_after_fork, args=(store, ready, result))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # forking a threaded process
+        child.start()
+    try:
+        assert ready.wait(20)
+        writer = RedisRevocationStore.from_url(redis_url, prefix=store.prefix, mirror=False)
+        writer.revoke("after-fork", expires_at=4_000_000_000)
+        # Not in sync on arrival, in sync after its own follower loaded, then it heard.
+        assert result.get(timeout=15) == (False, True, True, True)
+    finally:
+        child.join(timeout=15)
+        store.close()
+
+
+@pytest.fixture
+def mirrored(redis_server: RedisServer) -> Any:
+    store = RedisRevocationStore.from_url(redis_server.url, prefix="m:", timeout=0.3)
+    assert store.wait_in_sync(10)
+    yield store
+    store.close()
+
+
+def test_checks_are_answered_from_the_mirror(
+    mirrored: RedisRevocationStore, redis_server: RedisServer
+) -> None:
+    writer = RedisRevocationStore.from_url(redis_server.url, prefix="m:", mirror=False)
+    writer.revoke_family("fam-1", expires_at=4_000_000_000)
+    cutoff = int(time.time())
+    writer.revoke_before(sub="alice", at=cutoff)
+    wait_until(lambda: "fam:fam-1" in mirrored._mirror and "sub:alice" in mirrored._mirror)
+    admin = redis.Redis(port=redis_server.port)
+
+    def mgets() -> int:
+        return int(admin.info("commandstats").get("cmdstat_mget", {}).get("calls", 0))
+
+    before = mgets()
+    assert mirrored.is_revoked({"fam": "fam-1"})
+    assert mirrored.is_revoked({"sub": "alice", "iat": cutoff - 1})
+    assert not mirrored.is_revoked({"sub": "alice", "iat": cutoff})
+    assert not mirrored.is_revoked({"jti": "never-revoked"})
+    assert mgets() == before  # not one round trip
+    assert writer.is_revoked({"fam": "fam-1"}) and mgets() == before + 1  # unmirrored: one
+    admin.close()
+
+
+def test_the_mirror_resyncs_after_its_subscription_drops(
+    mirrored: RedisRevocationStore, redis_server: RedisServer
+) -> None:
+    admin = redis.Redis(port=redis_server.port)
+    writer = RedisRevocationStore.from_url(redis_server.url, prefix="m:", mirror=False)
+    syncs = mirrored.syncs
+    admin.client_kill_filter(_type="pubsub")
+    wait_until(lambda: not mirrored.in_sync or mirrored.syncs > syncs)
+    # Whatever is revoked meanwhile is refused: by asking Redis, then from the mirror.
+    writer.revoke("during-the-gap", expires_at=4_000_000_000)
+    assert mirrored.is_revoked({"jti": "during-the-gap"})
+    wait_until(lambda: mirrored.in_sync and mirrored.syncs > syncs)
+    assert "id:during-the-gap" in mirrored._mirror
+    assert mirrored.is_revoked({"jti": "during-the-gap"})
+    admin.close()
+
+
+def test_a_hung_redis_takes_the_mirror_out_of_sync_and_checks_fail_closed(
+    mirrored: RedisRevocationStore, redis_server: RedisServer
+) -> None:
+    mirrored.revoke("before-the-hang", expires_at=4_000_000_000)
+    redis_server.hang()  # connections stay open; nothing answers, not even PING
+    try:
+        wait_until(lambda: not mirrored.in_sync, seconds=5)
+        with pytest.raises(RevocationUnavailable):
+            mirrored.is_revoked({"jti": "never-revoked"})
+    finally:
+        redis_server.resume()
+    wait_until(lambda: mirrored.in_sync)
+    assert mirrored.is_revoked({"jti": "before-the-hang"})
+    assert not mirrored.is_revoked({"jti": "never-revoked"})
+
+
+def test_a_redis_restart_is_noticed_and_fails_closed_while_down(
+    mirrored: RedisRevocationStore, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    mirrored.revoke("before-restart", expires_at=4_000_000_000)
+    assert mirrored.is_revoked({"jti": "before-restart"})
+    middleware = build(mirrored)
+    token = make_token({"jti": "other"})
+    assert get(middleware, token)[0] == 200
+    redis_server.stop()
+    wait_until(lambda: not mirrored.in_sync)
+    # Out of sync and Redis down: the check cannot be answered, so it fails closed.
+    with pytest.raises(RevocationUnavailable):
+        mirrored.is_revoked({"jti": "before-restart"})
+    assert get(middleware, token)[0] == 503
+    assert last_refusal(middleware) is RevocationCheckFailed
+    with caplog.at_level(logging.WARNING, logger="jwt_wsgi"):
+        redis_server.start()  # the same port, no persistence: the denylist is gone
+        wait_until(lambda: mirrored.in_sync)
+    assert "Redis restarted" in caplog.text
+    assert not mirrored.is_revoked({"jti": "before-restart"})  # lost with Redis, as documented
+    mirrored.revoke("after-restart", expires_at=4_000_000_000)
+    assert mirrored.is_revoked({"jti": "after-restart"})
+    assert get(middleware, make_token({"jti": "after-restart"}))[0] == 401
+
+
+def test_the_mirror_can_be_turned_off(redis_url: str) -> None:
+    store = RedisRevocationStore.from_url(
+        redis_url, prefix=f"test:{uuid.uuid4().hex}:", mirror=False
+    )
+    assert not store.wait_in_sync(0.2) and store.syncs == 0
+    store.revoke("j", expires_at=4_000_000_000)
+    assert store.is_revoked({"jti": "j"})
