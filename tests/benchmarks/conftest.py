@@ -41,6 +41,31 @@ def _cost(medians: dict[str, float], cases: tuple[str, ...]) -> float | None:
     return medians[cases[0]] - (medians[cases[1]] if len(cases) > 1 else 0.0)
 
 
+#: Why a scaling ratio may exceed 1.2 (see test_scaling.py).
+INHERENT = {
+    "paths": "past the routing memo each path is canonicalised and routed",
+    "tokens-x-cache": "past the cache each request verifies a signature",
+}
+
+
+def _scaling(write: Any, medians: dict[str, float], extra: dict[str, dict[str, Any]]) -> None:
+    """Per dimension, each size's median over the smallest size's."""
+    sizes: dict[str, dict[int, float]] = {}
+    for case, info in extra.items():
+        if "scale" in info and case in medians:
+            dimension, size = info["scale"]
+            sizes.setdefault(dimension, {})[size] = medians[case]
+    for dimension, by_size in sorted(sizes.items()):
+        smallest = min(by_size)
+        for size in sorted(by_size)[1:]:
+            ratio = by_size[size] / by_size[smallest]
+            verdict = "flat" if ratio <= 1.2 else INHERENT.get(dimension, "NOT FLAT")
+            write(
+                f"  scaling {dimension}: {size} / {smallest}: {ratio:6.2f}  "
+                f"({by_size[smallest] * 1e6:.2f} -> {by_size[size] * 1e6:.2f} us; {verdict})"
+            )
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     session = getattr(terminalreporter.config, "_benchmarksession", None)
@@ -97,6 +122,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             "  key server hanging / healthy, p99 of known-kid requests: "
             f"{hanging['p99_us'] / healthy['p99_us']:.2f}"
         )
+    _scaling(write, medians, extra)
     spread = extra.get("propagation")
     if spread and "all_p99_ms" in spread:
         verdict = "met" if spread["all_p99_ms"] <= 50 else "MISSED"
@@ -107,5 +133,5 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"each worker: p50 {spread['each_p50_ms']:.2f} ms, p99 {spread['each_p99_ms']:.2f} ms"
         )
     for case in sorted(medians):
-        if not {"p99_us", "all_p99_ms"} & set(extra.get(case, {})):
+        if not {"p99_us", "all_p99_ms", "scale"} & set(extra.get(case, {})):
             write(f"  median {case:28s} {medians[case] * 1e6:10.2f} us")
