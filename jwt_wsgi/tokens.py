@@ -178,12 +178,23 @@ def _no_constants(name: str) -> Any:
 
 # A decoder is configured once; decoding keeps no state in it.
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+_SCAN = _DECODER.scan_once
 
 
 def parse_json_object(data: bytes, what: str) -> dict[str, Any]:
-    """Parse UTF-8 JSON into a dict, refusing duplicates, BOMs and non-objects."""
+    """Parse UTF-8 JSON into a dict, refusing duplicates, BOMs and non-objects.
+
+    The usual compact text goes straight to the decoder's C scanner; text with
+    whitespace around it (valid JSON, rare in tokens) takes the full decoder.
+    """
     try:
-        value = _DECODER.decode(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        try:
+            value, end = _SCAN(text, 0)
+        except StopIteration:
+            end = -1
+        if end != len(text):
+            value = _DECODER.decode(text)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise MalformedToken(f"the token {what} is not a UTF-8 JSON object") from None
     if not isinstance(value, dict):

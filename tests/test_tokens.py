@@ -83,6 +83,14 @@ def duplicate_header(token: str) -> str:
     return hs256_token(b'{"alg":"none","alg":"HS256"}', CLAIMS)
 
 
+def spaced_duplicate_claim(token: str) -> str:
+    return hs256_token({"alg": "HS256"}, b' {"sub":"a","sub":"admin","exp":9999999999}\n')
+
+
+def trailing_data(token: str) -> str:
+    return hs256_token({"alg": "HS256"}, b'{"sub":"a","exp":9999999999} {}')
+
+
 def not_an_object(token: str) -> str:
     return hs256_token({"alg": "HS256"}, b"[1, 2]")
 
@@ -159,6 +167,8 @@ def alg_not_a_string(token: str) -> str:
         (exp_string, InvalidClaim),
         (duplicate_claim, MalformedToken),
         (duplicate_header, MalformedToken),
+        (spaced_duplicate_claim, MalformedToken),
+        (trailing_data, MalformedToken),
         (not_an_object, MalformedToken),
         (nan_claim, MalformedToken),
         (crit_header, UnsupportedToken),
@@ -182,6 +192,14 @@ def test_refused(mutate: Any, error: type[InvalidToken]) -> None:
     with pytest.raises(InvalidToken) as refused:
         verifier().verify_static(mutate(make_token()))
     assert type(refused.value) is error
+
+
+def test_json_with_whitespace_around_it_is_still_json() -> None:
+    """RFC 8259 allows whitespace around a JSON text; compact or not, the same claims."""
+    token = hs256_token(b' {"alg":"HS256"}\r\n', b'\t{"sub":"alice","exp":%d} ' % (NOW + 600))
+    result = verifier().verify(token)
+    assert result.claims == {"sub": "alice", "exp": int(NOW) + 600}
+    assert result.header == {"alg": "HS256"}
 
 
 def test_empty_segments_are_named_as_such() -> None:
