@@ -28,6 +28,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
+import json.scanner
 import math
 import time
 from collections.abc import Callable
@@ -178,7 +179,7 @@ def _no_constants(name: str) -> Any:
 
 # A decoder is configured once; decoding keeps no state in it.
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-_SCAN = _DECODER.scan_once
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(_DECODER)
 
 
 def parse_json_object(data: bytes, what: str) -> dict[str, Any]:
