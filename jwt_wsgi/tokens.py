@@ -179,7 +179,9 @@ def _no_constants(name: str) -> Any:
 
 # A decoder is configured once; decoding keeps no state in it.
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-_SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(_DECODER)
+# The decoder's own scanner (C), without decode()'s whitespace handling. The
+# stub types make_scanner's argument as itself; it takes the decoder.
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(_DECODER)  # type: ignore[arg-type]
 
 
 def parse_json_object(data: bytes, what: str) -> dict[str, Any]:
