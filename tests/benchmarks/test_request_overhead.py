@@ -255,21 +255,30 @@ def test_memory_bound_with_many_distinct_tokens(benchmark: Any) -> None:
     assert len(app.cache) == min(count, app.cache.size)
 
 
-@pytest.mark.parametrize("store", ["memory", "redis"])
+@pytest.mark.parametrize("store", ["memory", "redis-mirror", "redis-rtt"])
 def test_jwt_wsgi_cache_hit_with_revocation(benchmark: Any, store: str, request_redis: Any) -> None:
-    """A cache hit plus the revocation look-up every request makes (Redis: one round trip)."""
+    """A cache hit plus the revocation look-up every request makes.
+
+    ``redis-mirror`` answers from the process's mirror of the denylist;
+    ``redis-rtt`` (``mirror=False``) asks Redis, one round trip per request.
+    """
     from jwt_wsgi import MemoryRevocationStore, RedisRevocationStore
 
     benchmark.group = "revocation-HS256"
     benchmark.extra_info["case"] = f"hit-revocation-{store}"
-    revocation = (
-        MemoryRevocationStore()
-        if store == "memory"
-        else RedisRevocationStore.from_url(request_redis(), prefix="bench:")
-    )
+    revocation: Any = MemoryRevocationStore()
+    if store != "memory":
+        revocation = RedisRevocationStore.from_url(
+            request_redis(), prefix="bench:", mirror=store == "redis-mirror"
+        )
+        assert revocation.wait_in_sync(10) is (store == "redis-mirror")
     app = protected(SECRET, "HS256", revocation=revocation)
     environ = environ_for(Minter(SECRET).mint("alice"))
     assert benchmark(request, app, environ) == b"hello"
+    if store == "redis-mirror":
+        assert revocation.in_sync  # every round answered from the mirror
+    if store != "memory":
+        revocation.close()
 
 
 @pytest.fixture
