@@ -149,8 +149,9 @@ class Authenticator:
         self._max_header = self.max_token_bytes + len(self._prefix) + 64
         self.cache = TokenCache(_checks.count(cache_size, "cache_size"))
         self._is_revoked = _revocation_check(revocation)
-        # jwt_wsgi's own stores also know tokens without a jti, by digest.
-        self._revocation_by_id = isinstance(revocation, DenylistStore)
+        # jwt_wsgi's own stores also know tokens without a jti, by digest, and
+        # take the entries to look up, worked out once per verified token.
+        self._denylist = revocation if isinstance(revocation, DenylistStore) else None
         self._fail_open = (
             _checks.choice(revocation_unavailable, "revocation_unavailable", ("closed", "open"))
             == "open"
@@ -346,10 +347,13 @@ class Authenticator:
     def _check_revocation(self, claims: dict[str, Any], verified: Verified, token: str) -> None:
         assert self._is_revoked is not None
         try:
-            if self._revocation_by_id:
-                if not verified.token_id:  # computed once per verification, then cached
-                    verified.token_id = token_id(token, verified.claims)
-                revoked = self._is_revoked(claims, token_id=verified.token_id)
+            if self._denylist is not None:
+                keys = verified.revocation_keys
+                if keys is None:  # computed once per verification, then cached
+                    static = verified.claims
+                    keys = self._denylist.keys_for(static, token_id(token, static))
+                    verified.revocation_keys = keys
+                revoked = self._denylist.is_revoked_by(keys, claims.get("iat"))
             else:
                 revoked = self._is_revoked(claims)
         except Exception as exc:

@@ -169,6 +169,14 @@ class DenylistStore:
 
         :param token_id: the token's id (see :func:`token_id`); its ``jti`` by default.
         """
+        return self.is_revoked_by(self.keys_for(claims, token_id), claims.get("iat"))
+
+    def keys_for(self, claims: Mapping[str, Any], token_id: str | None = None) -> tuple[str, ...]:
+        """The entries that could revoke a token with these claims.
+
+        They depend on the claims alone, so the authenticator computes them
+        once per verified token and asks :meth:`is_revoked_by` per request.
+        """
         keys: list[str] = []
         ident = token_id if token_id is not None else claims.get("jti")
         if isinstance(ident, str):
@@ -177,9 +185,12 @@ class DenylistStore:
             value = claims.get(kind)
             if isinstance(value, str):
                 keys.append(f"{kind}:{value}")
+        return tuple(keys)
+
+    def is_revoked_by(self, keys: Sequence[str], iat: Any) -> bool:
+        """Whether any of ``keys`` (from :meth:`keys_for`) revokes a token issued at ``iat``."""
         if not keys:
             return False
-        iat = claims.get("iat")
         for key, value in zip(keys, self._get_many(keys), strict=True):
             if value is None:
                 continue

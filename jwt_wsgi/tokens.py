@@ -91,9 +91,9 @@ class Verified:
     header_nested: bool = False
     #: ``"refresh"`` for a refresh token (claim ``type`` or header ``typ``), else ``"access"``.
     kind: str = "access"
-    #: What revocation knows the token by (its ``jti``, or a digest of the
-    #: token); filled in the first time a revocation check needs it.
-    token_id: str = ""
+    #: The denylist entries that could revoke the token (its id, family,
+    #: subject, session); filled in the first time a revocation check needs them.
+    revocation_keys: tuple[str, ...] | None = None
     #: Cache bookkeeping: set on each hit, cleared when eviction passes it by.
     used: bool = False
 

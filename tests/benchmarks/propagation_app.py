@@ -1,6 +1,7 @@
 """The gunicorn app of the propagation benchmark: each worker reports when it refuses.
 
-Every worker builds the middleware with a mirrored Redis denylist, then a
+gunicorn calls :func:`create` in every worker (importing this module starts
+nothing). Every worker builds the middleware with a mirrored Redis denylist, then a
 watcher thread sends it, in process, a request with the token of probe 0,
 1, 2, ... in turn (one every ``POLL`` seconds) and, the moment the middleware
 refuses one as revoked, pushes ``"<pid> <time>"`` to ``{prefix}seen:<probe>``
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 
 SECRET = "propagation-benchmark-secret-of-32-bytes"
 POLL = 0.0002  # seconds between a watcher's requests: the measurement's resolution
-PREFIX = os.environ.get("PROPAGATION_PREFIX", "propagation:")
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def probe_token(number: int) -> str:
@@ -39,13 +38,21 @@ def hello(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[b
     return [b"hello"]
 
 
-store = RedisRevocationStore.from_url(REDIS_URL, prefix=PREFIX)
-app = JWTMiddleware(
-    hello, key=SECRET, algorithms=["HS256"], require=["exp", "jti"], revocation=store
-)
+def create() -> JWTMiddleware:
+    """The worker's middleware, and its watcher thread (a gunicorn app factory)."""
+    prefix = os.environ["PROPAGATION_PREFIX"]
+    url = os.environ["REDIS_URL"]
+    store = RedisRevocationStore.from_url(url, prefix=prefix)
+    app = JWTMiddleware(
+        hello, key=SECRET, algorithms=["HS256"], require=["exp", "jti"], revocation=store
+    )
+    threading.Thread(
+        target=_watch, args=(app, store, url, prefix), name="propagation watcher", daemon=True
+    ).start()
+    return app
 
 
-def _status(token: str) -> str:
+def _status(app: JWTMiddleware, token: str) -> str:
     statuses: list[str] = []
     environ = {
         "REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "127.0.0.1",
@@ -55,17 +62,14 @@ def _status(token: str) -> str:
     return statuses[0]
 
 
-def _watch() -> None:
-    reports = redis.Redis.from_url(REDIS_URL)
+def _watch(app: JWTMiddleware, store: RedisRevocationStore, url: str, prefix: str) -> None:
+    reports = redis.Redis.from_url(url)
     store.wait_in_sync(30)
-    reports.rpush(PREFIX + "ready", os.getpid())
+    reports.rpush(prefix + "ready", os.getpid())
     number = 0
     while True:
         token = probe_token(number)
-        while _status(token).startswith("200"):
+        while _status(app, token).startswith("200"):
             time.sleep(POLL)
-        reports.rpush(f"{PREFIX}seen:probe-{number}", f"{os.getpid()} {time.time()!r}")
+        reports.rpush(f"{prefix}seen:probe-{number}", f"{os.getpid()} {time.time()!r}")
         number += 1
-
-
-threading.Thread(target=_watch, name="propagation watcher", daemon=True).start()

@@ -49,7 +49,7 @@ def test_revocation_reaches_every_gunicorn_worker(
 ) -> None:
     prefix = f"propagation:{uuid.uuid4().hex}:"
     server = gunicorn(
-        "tests.benchmarks.propagation_app:app",
+        "tests.benchmarks.propagation_app:create()",
         workers=WORKERS,
         env={"REDIS_URL": redis_url, "PROPAGATION_PREFIX": prefix},
     )
