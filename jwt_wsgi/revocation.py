@@ -353,7 +353,10 @@ class RedisRevocationStore(DenylistStore):
             self._follower.join(timeout=5)
 
     def wait_in_sync(self, timeout: float) -> bool:
-        """Wait until the mirror answers checks; ``False`` if it does not within ``timeout``."""
+        """Wait until the mirror answers checks; ``False`` if it does not within ``timeout``
+        (at once without a mirror)."""
+        if not self._mirrored:
+            return False
         self._follow_in_background()
         deadline = time.monotonic() + timeout
         while not self.in_sync:
@@ -421,13 +424,16 @@ class RedisRevocationStore(DenylistStore):
         """Subscribe, load, apply changes; on any failure fall back, then resync."""
         pause = 0.05
         while not self._stopped.is_set():
+            syncs = self.syncs
             try:
                 self._follow_once()
-                pause = 0.05
             except Exception as exc:
                 # Any failure (a dropped connection, a restart, a bug) leaves the
                 # mirror unknown: checks ask Redis until the next resync.
-                synced, self.in_sync = self.in_sync, False
+                self.in_sync = False
+                synced = self.syncs > syncs  # this attempt had got in sync
+                if synced:
+                    pause = 0.05  # the first retry comes quickly
                 if not isinstance(exc, self._errors):
                     logger.exception("revocation mirror failed; asking Redis per request")
                 elif synced:
