@@ -148,6 +148,7 @@ class Authenticator:
         # A header longer than this cannot hold a token we would accept.
         self._max_header = self.max_token_bytes + len(self._prefix) + 64
         self.cache = TokenCache(_checks.count(cache_size, "cache_size"))
+        self._cached = self.cache.peek
         self._is_revoked = _revocation_check(revocation)
         # jwt_wsgi's own stores also know tokens without a jti, by digest, and
         # take the entries to look up, worked out once per verified token.
@@ -223,16 +224,18 @@ class Authenticator:
         if value is None:
             return None
         now = self._clock()
-        looked_up = cached = None
+        looked_up = None
         if value.startswith(self._prefix):
             looked_up = value[self._prefix_length :]
-            cached = self.cache.get(looked_up)
-            # Verified.holds, inlined: this is the per-request path.
+            # TokenCache.get and Verified.holds, inlined: this is the per-request path.
+            cached = self._cached(looked_up)
             if (
                 cached is not None
                 and cached.verifier.keys.current() is cached.ring
                 and cached.valid_from <= now < cached.valid_until
             ):
+                cached.used = True
+                self.cache.hits += 1
                 # fresh_claims() and fresh_header(), inlined for the usual flat token.
                 claims = cached.claims.copy() if not cached.nested else cached.fresh_claims()
                 if self._is_revoked is not None:
@@ -244,9 +247,7 @@ class Authenticator:
         token = self.source.parse(value)
         if token is None:
             return None
-        if token != looked_up:
-            cached = self.cache.get(token)
-        return self._authenticate(token, now, cached)
+        return self._authenticate(token, now, self.cache.get(token))
 
     def _from_cookie(self, environ: WSGIEnvironment) -> Authenticated | None:
         """The cookie-only case, the browser app's: read, cache, then CSRF."""

@@ -24,6 +24,7 @@ non-canonical base64url, so the cache key cannot be dodged by re-spelling.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .errors import ConfigurationError
@@ -51,6 +52,10 @@ class TokenCache:
             raise ConfigurationError(f"cache_size must be 0 (off) or more, not {size!r}")
         self.size = size
         self._entries: dict[str, Verified] = {}
+        #: The entry for a token, or ``None``, counting and marking nothing: the
+        #: dict's own ``get``, for the authenticator's header path, which
+        #: counts a hit and marks the entry itself when the entry holds.
+        self.peek: Callable[[str], Verified | None] = self._entries.get
         self._lock = threading.Lock()
         #: Counters for monitoring; updated without a lock, so approximate
         #: under concurrency.

@@ -201,6 +201,17 @@ def test_a_token_in_use_outlives_a_stream_of_one_time_tokens() -> None:
     assert len(cache) == 4
 
 
+def test_a_token_in_use_through_the_middleware_outlives_one_time_tokens(clock: Clock) -> None:
+    """The header path marks its hits as the cache's own ``get`` does."""
+    mw = build(clock, cache_size=4)
+    c = ValidatingClient(mw)
+    hot = make_token({"sub": "hot"})
+    for i in range(20):
+        assert c.get("/", headers=bearer(hot)).status_code == 200
+        assert c.get("/", headers=bearer(make_token({"sub": f"once{i}"}))).status_code == 200
+    assert (mw.cache.hits, mw.cache.misses) == (19, 21)
+
+
 def test_bound_holds_under_concurrent_load(clock: Clock) -> None:
     mw = build(clock, cache_size=50)
     tokens = [make_token({"sub": f"u{i}"}) for i in range(400)]
