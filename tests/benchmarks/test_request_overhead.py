@@ -9,11 +9,12 @@ runs each case once, untimed, so none of them can rot.
 
 from __future__ import annotations
 
+import functools
 import gc
 import itertools
 import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import jwt
 import pytest
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 SECRET = "b" * 64
+K = TypeVar("K")
 ALGORITHMS = ["HS256", "RS256", "ES256"]
 
 
@@ -143,35 +145,51 @@ def location_cases() -> dict[str, tuple[WSGIApplication, WSGIEnvironment]]:
     }
 
 
-def test_cookie_and_header_hits_interleaved(benchmark: Any) -> None:
-    """Cookie and header cache hits, measured in alternating rounds.
+def interleaved(
+    steps: Mapping[K, Callable[[], object]], rounds: int, number: int
+) -> dict[K, float]:
+    """Each step's best time per call (seconds) over ``rounds`` alternating rounds.
 
     Run one after the other, two benchmark cases differ by more than the
-    two paths on this shared machine; alternating rounds in one test and
-    keeping each variant's fastest round compares them fairly.
+    variants on this shared machine; alternating rounds in one test and
+    keeping each variant's fastest round compares them under the same load.
     """
+    best = {name: float("inf") for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            started = time.perf_counter()
+            for _ in range(number):
+                step()
+            best[name] = min(best[name], (time.perf_counter() - started) / number)
+    return best
+
+
+def test_cookie_and_header_hits_interleaved(benchmark: Any) -> None:
+    """Cookie and header cache hits, measured in alternating rounds (:func:`interleaved`)."""
     benchmark.group = "location-HS256"
     benchmark.extra_info["case"] = "hit-by-location"
     cases = location_cases()
-    rounds = 3 if benchmark.disabled else 40
-    number = 200 if benchmark.disabled else 3000
-    best = {name: float("inf") for name in cases}
 
-    def run() -> None:
-        for _ in range(rounds):
-            for name, (app, environ) in cases.items():
-                key = "HTTP_COOKIE" if "HTTP_COOKIE" in environ else "HTTP_AUTHORIZATION"
-                value = environ[key]
-                started = time.perf_counter()
-                for _ in range(number):
-                    # A server builds new strings for every request: hashes
-                    # are computed afresh, as they would be.
-                    fresh = environ.copy()
-                    fresh[key] = value[:-1] + value[-1]
-                    request(app, fresh)
-                best[name] = min(best[name], (time.perf_counter() - started) / number)
+    def step(app: WSGIApplication, environ: WSGIEnvironment) -> Callable[[], bytes]:
+        key = "HTTP_COOKIE" if "HTTP_COOKIE" in environ else "HTTP_AUTHORIZATION"
+        value = environ[key]
 
-    benchmark.pedantic(run, rounds=1, iterations=1)
+        def one() -> bytes:
+            # A server builds new strings for every request: hashes are
+            # computed afresh, as they would be.
+            fresh = environ.copy()
+            fresh[key] = value[:-1] + value[-1]
+            return request(app, fresh)
+
+        return one
+
+    steps = {name: step(app, environ) for name, (app, environ) in cases.items()}
+    best: dict[str, float] = {}
+    benchmark.pedantic(
+        lambda: best.update(interleaved(steps, rounds=3 if benchmark.disabled else 40,
+                                        number=200 if benchmark.disabled else 3000)),
+        rounds=1, iterations=1,
+    )  # fmt: skip
     benchmark.extra_info.update(
         interleaved_us={name: value * 1e6 for name, value in best.items()},
         cookie_over_header=(best["cookie"] - best["bare"]) / (best["header"] - best["bare"]),
@@ -255,9 +273,8 @@ def test_memory_bound_with_many_distinct_tokens(benchmark: Any) -> None:
     assert len(app.cache) == min(count, app.cache.size)
 
 
-@pytest.mark.parametrize("store", ["memory", "redis-mirror", "redis-rtt"])
-def test_jwt_wsgi_cache_hit_with_revocation(benchmark: Any, store: str, request_redis: Any) -> None:
-    """A cache hit plus the revocation look-up every request makes.
+def test_jwt_wsgi_cache_hit_with_revocation(benchmark: Any, redis_url: str) -> None:
+    """A cache hit plus the revocation look-up every request makes, interleaved with none.
 
     ``redis-mirror`` answers from the process's mirror of the denylist;
     ``redis-rtt`` (``mirror=False``) asks Redis, one round trip per request.
@@ -265,23 +282,29 @@ def test_jwt_wsgi_cache_hit_with_revocation(benchmark: Any, store: str, request_
     from jwt_wsgi import MemoryRevocationStore, RedisRevocationStore
 
     benchmark.group = "revocation-HS256"
-    benchmark.extra_info["case"] = f"hit-revocation-{store}"
-    revocation: Any = MemoryRevocationStore()
-    if store != "memory":
-        revocation = RedisRevocationStore.from_url(
-            request_redis(), prefix="bench:", mirror=store == "redis-mirror"
-        )
-        assert revocation.wait_in_sync(10) is (store == "redis-mirror")
-    app = protected(SECRET, "HS256", revocation=revocation)
+    benchmark.extra_info["case"] = "hit-revocation"
+    mirrored = RedisRevocationStore.from_url(redis_url, prefix="bench:", mirror=True)
+    asking = RedisRevocationStore.from_url(redis_url, prefix="bench:", mirror=False)
+    assert mirrored.wait_in_sync(10) and not asking.wait_in_sync(10)
     environ = environ_for(Minter(SECRET).mint("alice"))
-    assert benchmark(request, app, environ) == b"hello"
-    if store == "redis-mirror":
-        assert revocation.in_sync  # every round answered from the mirror
-    if store != "memory":
-        revocation.close()
-
-
-@pytest.fixture
-def request_redis(request: pytest.FixtureRequest) -> Any:
-    """The session's Redis URL, asked for only by the case that needs it."""
-    return lambda: request.getfixturevalue("redis_url")
+    apps = {
+        "none": protected(SECRET, "HS256"),
+        "memory": protected(SECRET, "HS256", revocation=MemoryRevocationStore()),
+        "redis-mirror": protected(SECRET, "HS256", revocation=mirrored),
+        "redis-rtt": protected(SECRET, "HS256", revocation=asking),
+    }
+    steps = {name: functools.partial(request, app, environ) for name, app in apps.items()}
+    for step in steps.values():
+        assert step() == b"hello"
+    best: dict[str, float] = {}
+    try:
+        benchmark.pedantic(
+            lambda: best.update(interleaved(steps, rounds=2 if benchmark.disabled else 20,
+                                            number=10 if benchmark.disabled else 300)),
+            rounds=1, iterations=1,
+        )  # fmt: skip
+        assert mirrored.in_sync  # every round answered from the mirror
+    finally:
+        mirrored.close()
+        asking.close()
+    benchmark.extra_info["revocation_us"] = {name: t * 1e6 for name, t in best.items()}
