@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The other CPythons to test on (3.11 is $(PYTHON)); pyenv keeps them here.
 MATRIX ?= $(sort $(wildcard $(HOME)/.pyenv/versions/3.1[2-9].*/bin/python3))
 
-.PHONY: demo test lint test-min test-matrix docs bench bench-http fuzz clean
+.PHONY: demo test lint test-min test-matrix wheel docs bench bench-http fuzz clean
 
 # The package in development mode and every tool (PEP 735 groups, so none of
 # them is published with the package). pip 25.1 or newer reads the groups.
@@ -57,6 +57,18 @@ test-matrix:
 		.venv-$$version/bin/pytest --benchmark-disable -q -p no:cacheprovider; \
 	done
 
+## wheel: build the wheel, install it alone in a clean virtualenv, run its command
+wheel: $(STAMP)
+	rm -rf dist .venv-wheel
+	$(BIN)/python -m pip wheel --quiet --no-deps -w dist .
+	$(PYTHON) -m venv .venv-wheel
+	.venv-wheel/bin/python -m pip install --quiet dist/jwt_wsgi-*.whl
+	.venv-wheel/bin/python -c "import jwt_wsgi, pathlib; \
+		assert (pathlib.Path(jwt_wsgi.__file__).parent / 'py.typed').is_file()"
+	.venv-wheel/bin/jwt-wsgi keygen --out dist/key.jwk > dist/public.jwk
+	.venv-wheel/bin/jwt-wsgi mint ci --key dist/key.jwk \
+		| .venv-wheel/bin/jwt-wsgi verify --key dist/public.jwk --alg ES256 --json
+
 ## docs: the reference from the docstrings, warnings as errors, snippets doctested
 docs: $(STAMP)
 	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
@@ -77,4 +89,4 @@ fuzz: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .benchmarks .hypothesis \
-		*.egg-info .coverage htmlcov docs/_build
+		*.egg-info .coverage htmlcov docs/_build dist build

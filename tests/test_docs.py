@@ -53,3 +53,22 @@ def test_the_readme_shows_the_two_commands_and_no_stale_version() -> None:
     assert "3.10" not in readme and "3.11+" in readme
     for link in re.findall(r"\]\(((?:docs|examples)/[^)#]*)", readme):
         assert (ROOT / link).exists(), link
+
+
+def test_every_command_and_option_of_the_command_line_is_documented() -> None:
+    import argparse
+
+    from jwt_wsgi import cli
+
+    page = (DOCS / "cli.rst").read_text()
+    parser = cli._parser()
+    (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in commands.choices.items():
+        entry = re.search(rf"^``{name}( [^`]*)?``$", page, re.MULTILINE)
+        assert entry is not None, name
+        for action in sub._actions:
+            flags = [f for f in action.option_strings if f.startswith("--")]
+            for flag in flags:
+                if flag not in ("--help", "--json"):
+                    assert flag in (entry[1] or ""), f"{name} {flag}"
+    assert "``--json``" in page

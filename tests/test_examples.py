@@ -307,3 +307,14 @@ def cookies_set(url: str, path: str) -> dict[str, str]:
         return jar
     finally:
         conn.close()
+
+
+def test_the_example_tests_of_a_users_app_pass() -> None:
+    """examples/test_flask_claims.py, run as its user runs it, with jwt_wsgi.testing."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+         "test_flask_claims.py"],
+        cwd=EXAMPLES, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "7 passed" in done.stdout

@@ -1,0 +1,540 @@
+"""The ``jwt-wsgi`` command: make a key, mint a token, read one, verify one, publish keys.
+
+Every command works on files and standard streams, so it fits in scripts:
+
+* ``keygen`` writes a new private key (JWK or PEM) to a file only this user
+  can read, and prints its public half;
+* ``mint`` signs a token with a key file, as :class:`~jwt_wsgi.Minter` does;
+* ``inspect`` prints a token's header and claims *without verifying them*,
+  labelled as such, with times in UTC and relative to now;
+* ``verify`` checks a token with the same :class:`~jwt_wsgi.Authenticator` the
+  middleware uses and names the reason code when it fails;
+* ``jwks`` prints the public JWK Set of some key files.
+
+Tokens are read from standard input when the argument is ``-`` or absent, so
+they need not appear in the process list or the shell's history. Secrets are
+never printed: ``keygen`` writes them to the file named by ``--out`` only.
+
+Exit codes: ``0`` success; ``1`` the token was refused or cannot be read;
+``2`` a usage or configuration error (a bad option, an unreadable key file).
+``--json`` prints one JSON object instead of text, for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import secrets
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, NoReturn, TextIO
+
+import jwt
+
+from .authenticator import Authenticator
+from .errors import AuthError, ConfigurationError
+from .jwks import RemoteKeySet
+from .keys import ALGORITHM_KEY_TYPES
+from .minter import Minter
+from .signing import generate_key, signing_key, thumbprint
+from .tokens import b64decode, parse_json_object
+
+#: Exit codes, documented above.
+OK, REFUSED, USAGE = 0, 1, 2
+
+_BASE64URL = re.compile(r"^[A-Za-z0-9_-]+$")
+_DURATION = re.compile(r"^(\d+)([smhd]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_TIME_CLAIMS = ("iat", "nbf", "exp", "auth_time")
+_CURVE_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
+
+
+class _Failure(Exception):
+    """Ends a command with a message and an exit code."""
+
+    def __init__(self, message: str, code: int = USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.command(args, sys.stdout)
+        return result
+    except _Failure as failure:
+        _say_error(args, str(failure), failure.code)
+        return failure.code
+    except ConfigurationError as exc:
+        _say_error(args, str(exc), USAGE)
+        return USAGE
+
+
+def _say_error(args: argparse.Namespace, message: str, code: int) -> None:
+    if getattr(args, "json", False):
+        _emit(sys.stdout, ok=False, error=message)
+    print(f"jwt-wsgi {args.name}: {message}", file=sys.stderr)
+
+
+# keygen
+
+
+def keygen(args: argparse.Namespace, out: TextIO) -> int:
+    """Write a new private key to ``--out`` (mode 0600); print its public half."""
+    algorithm: str = args.alg
+    kid: str | None = args.kid
+    if ALGORITHM_KEY_TYPES[algorithm] == "oct":
+        if args.format == "pem":
+            raise _Failure("an HMAC secret has no PEM form; use --format jwk")
+        secret = secrets.token_bytes(64)
+        kid = kid or secrets.token_urlsafe(12)
+        private: dict[str, Any] = {"kty": "oct", "k": _b64(secret)}
+        public = None
+    else:
+        prepared = signing_key(generate_key(algorithm), algorithm, kid)
+        kid = prepared.kid
+        public = prepared.public_jwk()
+        private = jwt.get_algorithm_by_name(algorithm).to_jwk(prepared.key, as_dict=True)
+        private.pop("key_ops", None)
+    private.update(use="sig", alg=algorithm, kid=kid)
+    if args.format == "pem":
+        from cryptography.hazmat.primitives import serialization
+
+        data = prepared.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    else:
+        data = (json.dumps(private, indent=2) + "\n").encode()
+    _write_private(args.out, data, args.force)
+    if args.json:
+        _emit(out, ok=True, alg=algorithm, kid=kid, path=args.out, public_jwk=public)
+    else:
+        print(f"wrote a new {algorithm} private key (kid {kid}) to {args.out}", file=sys.stderr)
+        if public is not None:
+            print(json.dumps(public), file=out)
+    return OK
+
+
+def _write_private(path: str, data: bytes, force: bool) -> None:
+    """Create ``path`` readable by this user only; refuse to replace a file unless ``force``."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError:
+        raise _Failure(f"{path} exists; pass --force to replace it") from None
+    except OSError as exc:
+        raise _Failure(f"cannot write {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "wb") as file:
+        os.fchmod(file.fileno(), 0o600)
+        file.write(data)
+
+
+# mint
+
+
+def mint(args: argparse.Namespace, out: TextIO) -> int:
+    """Print a new token for ``identity`` signed with ``--key``."""
+    key, algorithm, kid = _signing_key_file(args.key, args.alg)
+    claims: dict[str, Any] = {}
+    for item in args.claim:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise _Failure(f"--claim takes NAME=VALUE, not {item!r}")
+        claims[name] = _value(value)
+    minter = Minter(
+        key,
+        algorithm,
+        expires_in=args.lifetime,
+        issuer=args.issuer,
+        audience=args.audience or None,
+        kid=args.kid or kid,
+    )
+    token = minter.mint(args.identity, claims, fresh=args.fresh)
+    if args.json:
+        header, payload = _peek(token)
+        print(
+            json.dumps({"ok": True, "token": token, "header": header, "claims": payload}), file=out
+        )
+    else:
+        print(token, file=out)
+    return OK
+
+
+def _signing_key_file(path: str, algorithm: str | None) -> tuple[Any, str, str | None]:
+    """A key file's key (in a form :class:`Minter` takes), its algorithm and its JWK ``kid``."""
+    data = _read(path)
+    if data.lstrip().startswith(b"{"):
+        jwk = _json_object(data, path)
+        if "keys" in jwk:
+            raise _Failure(f"{path} is a key set; give one key")
+        algorithm = algorithm or jwk.get("alg") or _jwk_algorithm(jwk, path)
+        kid = jwk.get("kid") if isinstance(jwk.get("kid"), str) else None
+        if jwk.get("kty") == "oct":
+            return _unb64(jwk.get("k"), path), algorithm, kid
+        try:
+            return jwt.PyJWK(jwk, algorithm).key, algorithm, kid
+        except jwt.PyJWTError as exc:
+            raise _Failure(f"{path} holds no usable key: {exc}") from None
+    if not data.lstrip().startswith(b"-----BEGIN"):
+        raise _Failure(f"{path} is neither a JWK nor a PEM key")
+    if algorithm is None:
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        try:
+            private = load_pem_private_key(data, password=None)
+        except (ValueError, TypeError) as exc:
+            raise _Failure(f"{path} holds no unencrypted private key: {exc}") from None
+        algorithm = _jwk_algorithm(
+            jwt.get_algorithm_by_name(_family(private)).to_jwk(private, as_dict=True), path
+        )
+    return data, algorithm, None
+
+
+def _pem_public_jwk(data: bytes, path: str) -> dict[str, Any]:
+    """The public JWK of a PEM private or public key, ``kid`` its thumbprint."""
+    from cryptography.hazmat.primitives.serialization import (
+        load_pem_private_key,
+        load_pem_public_key,
+    )
+
+    try:
+        key: Any = load_pem_private_key(data, password=None).public_key()
+    except (ValueError, TypeError):
+        try:
+            key = load_pem_public_key(data)
+        except (ValueError, TypeError):
+            raise _Failure(f"{path} holds no PEM key (or an encrypted one)") from None
+    family = _family(key)
+    jwk: dict[str, Any] = jwt.get_algorithm_by_name(family).to_jwk(key, as_dict=True)
+    jwk.pop("key_ops", None)
+    jwk.update(use="sig", alg=_jwk_algorithm(jwk, path), kid=thumbprint(key))
+    return jwk
+
+
+def _family(key: Any) -> str:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return "RS256"
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        return "ES256"
+    return "EdDSA"
+
+
+def _jwk_algorithm(jwk: dict[str, Any], path: str) -> str:
+    """The usual algorithm of a JWK without ``alg``."""
+    kty = jwk.get("kty")
+    if kty == "RSA":
+        return "RS256"
+    if kty == "EC" and jwk.get("crv") in _CURVE_ALGORITHMS:
+        return _CURVE_ALGORITHMS[jwk["crv"]]
+    if kty == "OKP":
+        return "EdDSA"
+    if kty == "oct":
+        return "HS256"
+    raise _Failure(f"{path}: cannot tell the algorithm of this key; pass --alg")
+
+
+def _value(text: str) -> Any:
+    """A claim value: JSON when it parses (``true``, ``3``, ``["a"]``), else the text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _duration(text: str) -> int:
+    match = _DURATION.match(text)
+    if match is None or int(match[1]) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 900, 30s, 15m, 2h or 1d")
+    return int(match[1]) * _UNITS[match[2]]
+
+
+# inspect
+
+
+def inspect(args: argparse.Namespace, out: TextIO) -> int:
+    """Print the header and claims of a token without verifying it."""
+    token = _token(args)
+    header, claims = _peek(token)
+    times = _times(claims, time.time())
+    if args.json:
+        _emit(out, ok=True, verified=False, header=header, claims=claims, times=times)
+        return OK
+    print("NOT VERIFIED: anyone can write these; `jwt-wsgi verify` checks them.", file=out)
+    print(f"header: {json.dumps(header, indent=2, sort_keys=True)}", file=out)
+    print(f"claims: {json.dumps(claims, indent=2, sort_keys=True)}", file=out)
+    for name, when in times.items():
+        print(f"{name}: {when}", file=out)
+    return OK
+
+
+def _times(claims: dict[str, Any], now: float) -> dict[str, str]:
+    """The time claims in UTC and relative to ``now``."""
+    times = {}
+    for name in _TIME_CLAIMS:
+        value = claims.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        try:
+            moment = datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        except (OverflowError, OSError, ValueError):
+            moment = "out of range"
+        times[name] = f"{moment} ({_relative(value - now)})"
+    return times
+
+
+def _relative(seconds: float) -> str:
+    amount = abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if amount >= size:
+            text = f"{amount / size:.0f} {unit}"
+            break
+    else:
+        text = f"{amount:.0f} s"
+    return f"in {text}" if seconds > 0 else f"{text} ago"
+
+
+# verify
+
+
+def verify(args: argparse.Namespace, out: TextIO) -> int:
+    """Verify a token as the middleware would; name the reason when it fails."""
+    token = _token(args)
+    sources = [s for s in (args.key, args.jwks) if s is not None]
+    if len(sources) > 1:
+        raise _Failure("give --key or --jwks, not both")
+    if not sources and args.issuer is None:
+        raise _Failure("give --key FILE, --jwks URL or --issuer URL")
+    options: dict[str, Any] = {
+        "algorithms": args.alg,
+        "issuer": args.issuer,
+        "audience": args.audience or None,
+        "leeway": args.leeway,
+    }
+    if args.key is not None:
+        options["key"] = _verifying_key_file(args.key)
+    else:
+        url = args.jwks
+        remote_options = {"issuer": args.issuer, "allow_http": args.allow_http}
+        if url is None:  # discovery from the issuer
+            options["allow_http"] = args.allow_http
+        else:
+            options["key"] = RemoteKeySet(url, algorithms=args.alg, **remote_options)
+    authenticator = Authenticator.from_options(**options)
+    try:
+        result = authenticator.authenticate(token)
+    except AuthError as error:
+        if args.json:
+            _emit(
+                out,
+                ok=False,
+                reason=error.reason,
+                status=error.status,
+                error=error.error,
+                description=error.description,
+            )
+        else:
+            print(f"refused: {error.reason} ({error.status}): {error.description}", file=out)
+        return REFUSED
+    if args.json:
+        _emit(out, ok=True, provider=result.provider, header=result.header, claims=result.claims)
+    else:
+        print(f"valid ({result.header.get('alg')}, kid {result.header.get('kid')})", file=out)
+        print(f"claims: {json.dumps(result.claims, indent=2, sort_keys=True)}", file=out)
+        for name, when in _times(result.claims, time.time()).items():
+            print(f"{name}: {when}", file=out)
+    return OK
+
+
+def _verifying_key_file(path: str) -> Any:
+    """A key file's content as ``key=`` takes it: a public JWK (Set) mapping, or PEM."""
+    data = _read(path)
+    if not data.lstrip().startswith(b"{"):
+        return data
+    jwk = _json_object(data, path)
+    if "keys" in jwk:
+        members = jwk["keys"] if isinstance(jwk["keys"], list) else []
+        return {"keys": [_public_jwk(m) if isinstance(m, dict) else m for m in members]}
+    return _public_jwk(jwk)
+
+
+def _public_jwk(jwk: dict[str, Any]) -> dict[str, Any]:
+    """A JWK without its private members; an HMAC secret (``oct``) is returned whole."""
+    if jwk.get("kty") == "oct":
+        return jwk
+    private = {"d", "p", "q", "dp", "dq", "qi", "oth"}
+    return {name: value for name, value in jwk.items() if name not in private}
+
+
+# jwks
+
+
+def jwks(args: argparse.Namespace, out: TextIO) -> int:
+    """Print the public JWK Set of the given private or public key files."""
+    members = []
+    for path in args.files:
+        data = _read(path)
+        if data.lstrip().startswith(b"{"):
+            jwk = _json_object(data, path)
+            for member in jwk.get("keys", [jwk]):
+                if member.get("kty") == "oct":
+                    raise _Failure(f"{path}: an HMAC secret has no public form")
+                members.append(_public_jwk(member))
+            continue
+        members.append(_pem_public_jwk(data, path))
+    print(json.dumps({"keys": members}, indent=None if args.json else 2), file=out)
+    return OK
+
+
+# shared
+
+
+def _emit(out: TextIO, **fields: Any) -> None:
+    """One JSON object on one line, for ``--json``."""
+    print(json.dumps(fields), file=out)
+
+
+def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims, parsed as strictly as the middleware does, not verified."""
+    segments = token.split(".")
+    if len(segments) != 3:
+        raise _Failure("not a JWT: a compact JWS has three dot-separated parts", REFUSED)
+    try:
+        header = parse_json_object(b64decode(segments[0]), "header")
+        claims = parse_json_object(b64decode(segments[1]), "claim set")
+    except AuthError as error:
+        raise _Failure(f"not a JWT: {error.description}", REFUSED) from None
+    return header, claims
+
+
+def _token(args: argparse.Namespace) -> str:
+    if args.token in (None, "-"):
+        text = sys.stdin.read()
+    else:
+        text = args.token
+    token = text.strip()
+    if token.startswith("Bearer "):
+        token = token[len("Bearer ") :].strip()
+    if not token:
+        raise _Failure("no token given (an argument, or standard input)", REFUSED)
+    return token
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except OSError as exc:
+        raise _Failure(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _json_object(data: bytes, path: str) -> dict[str, Any]:
+    """The JSON object in a file that starts with ``{``."""
+    try:
+        value: dict[str, Any] = json.loads(data)
+    except ValueError:
+        raise _Failure(f"{path} is not valid JSON") from None
+    return value
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: Any, path: str) -> bytes:
+    if not isinstance(text, str) or not text:
+        raise _Failure(f"{path}: an oct JWK needs a k member")
+    if not _BASE64URL.match(text):
+        raise _Failure(f"{path}: k is not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _algorithm(text: str) -> str:
+    if text not in ALGORITHM_KEY_TYPES:
+        known = ", ".join(ALGORITHM_KEY_TYPES)
+        raise argparse.ArgumentTypeError(f"unknown algorithm {text!r} (one of {known})")
+    return text
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jwt-wsgi",
+        description="Make keys, mint, inspect and verify tokens for jwt_wsgi.",
+        epilog="Exit codes: 0 success, 1 token refused or unreadable, 2 usage or key error.",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, run: Any, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(command=run, name=name)
+        sub.add_argument("--json", action="store_true", help="print one JSON object")
+        return sub
+
+    sub = command("keygen", keygen, "write a new private key to a file; print its public JWK")
+    sub.add_argument("--alg", type=_algorithm, default="ES256", help="algorithm (ES256)")
+    sub.add_argument("--kid", help="key id (RFC 7638 thumbprint; random for HMAC)")
+    sub.add_argument("--format", choices=("jwk", "pem"), default="jwk", help="file format (jwk)")
+    sub.add_argument("--out", required=True, help="the private key file, created with mode 0600")
+    sub.add_argument("--force", action="store_true", help="replace --out if it exists")
+
+    sub = command("mint", mint, "print a new signed token")
+    sub.add_argument("identity", help="the subject (sub)")
+    sub.add_argument("--key", required=True, help="private key file (JWK or PEM)")
+    sub.add_argument("--alg", type=_algorithm, help="algorithm (the key's alg, or its usual one)")
+    sub.add_argument(
+        "--claim",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a claim; VALUE is JSON when it parses (repeatable)",
+    )
+    sub.add_argument("--lifetime", type=_duration, default=900, help="900, 30s, 15m, 2h, 1d (15m)")
+    sub.add_argument("--issuer", help="iss")
+    sub.add_argument("--audience", action="append", default=[], help="aud (repeatable)")
+    sub.add_argument("--kid", help="kid header (the key file's kid)")
+    sub.add_argument("--fresh", action="store_true", help="set auth_time to now (a login)")
+
+    sub = command("inspect", inspect, "print a token's header and claims, NOT verified")
+    sub.add_argument("token", nargs="?", help="the token, or - (standard input, the default)")
+
+    sub = command("verify", verify, "verify a token as the middleware would")
+    sub.add_argument("token", nargs="?", help="the token, or - (standard input, the default)")
+    sub.add_argument("--key", help="key file: PEM, JWK or JWK Set")
+    sub.add_argument("--jwks", help="JWK Set URL")
+    sub.add_argument("--issuer", help="required iss; alone, discovers the keys from it")
+    sub.add_argument(
+        "--alg",
+        type=_algorithm,
+        action="append",
+        required=True,
+        help="an accepted algorithm (repeatable; required)",
+    )
+    sub.add_argument("--audience", action="append", default=[], help="accepted aud (repeatable)")
+    sub.add_argument("--leeway", type=float, default=0.0, help="clock leeway in seconds (0)")
+    sub.add_argument("--allow-http", action="store_true", help="http:// key URLs (loopback tests)")
+
+    sub = command("jwks", jwks, "print the public JWK Set of key files")
+    sub.add_argument("files", nargs="+", help="private or public key files (JWK or PEM)")
+    return parser
+
+
+def run() -> NoReturn:
+    """The console script's entry point."""
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``| head``): not an error of ours to report.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = REFUSED
+    sys.exit(code)
