@@ -43,7 +43,7 @@ Security notes: everything is protected unless a rule says otherwise
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Unpack
 
 from . import _checks
@@ -237,6 +237,27 @@ class JWTMiddleware:
             except Exception:
                 logger.exception("on_error raised; sending the default response")
         return error(environ, start_response)
+
+    @classmethod
+    def from_config(
+        cls, app: WSGIApplication, settings: Mapping[str, str], *, source: str = "configuration"
+    ) -> JWTMiddleware:
+        """Build from string settings, an ``.ini`` section say (see :mod:`jwt_wsgi.config`)."""
+        from .config import from_config
+
+        return from_config(app, settings, source=source)
+
+    @classmethod
+    def from_env(
+        cls,
+        app: WSGIApplication,
+        prefix: str = "JWT_WSGI_",
+        environ: Mapping[str, str] | None = None,
+    ) -> JWTMiddleware:
+        """Build from ``JWT_WSGI_*`` environment variables (see :mod:`jwt_wsgi.config`)."""
+        from .config import from_env
+
+        return from_env(app, prefix, environ)
 
     @property
     def cache(self) -> TokenCache:

@@ -77,6 +77,11 @@ def echo_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterabl
     return [body]
 
 
+def echo_app_factory(global_conf: Any, **local_conf: str) -> WSGIApplication:
+    """:func:`echo_app` as a PasteDeploy app factory (``use = call:...``)."""
+    return echo_app
+
+
 def http_request(
     base_url: str,
     path: str,

@@ -456,3 +456,12 @@ def test_the_console_entry_point_exits_with_the_code(
         run()
     assert exited.value.code == REFUSED
     assert "not a JWT" in capsys.readouterr().err
+
+
+def test_python_dash_m_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    import runpy
+
+    monkeypatch.setattr("sys.argv", ["jwt_wsgi", "inspect", "a.b"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("jwt_wsgi", run_name="__main__")
+    assert exited.value.code == REFUSED

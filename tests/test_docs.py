@@ -72,3 +72,12 @@ def test_every_command_and_option_of_the_command_line_is_documented() -> None:
                 if flag not in ("--help", "--json"):
                     assert flag in (entry[1] or ""), f"{name} {flag}"
     assert "``--json``" in page
+
+
+def test_every_configuration_setting_is_in_the_table() -> None:
+    from jwt_wsgi.config import SETTINGS
+
+    page = (DOCS / "configuration.rst").read_text()
+    table = page[page.index("Every setting\n") : page.index("An unknown setting")]
+    listed = set(re.findall(r"``([a-z_]+)``", table))
+    assert SETTINGS <= listed, sorted(SETTINGS - listed)
