@@ -24,7 +24,7 @@ from jwt_wsgi import (
 from jwt_wsgi.config import SETTINGS, from_config, parse_rules
 from jwt_wsgi.rules import FRESH_FOR
 
-from .helpers import SECRET, ValidatingClient, echo_app, make_token
+from .helpers import SECRET, ValidatingClient, echo_app
 
 BASE = {"algorithms": "HS256", "key_env": "TEST_SECRET"}
 ENVIRON = {"TEST_SECRET": SECRET}
