@@ -22,7 +22,8 @@ Beyond the keyword names:
 * ``revocation_url`` (a ``redis://`` URL) builds a
   :class:`~jwt_wsgi.RedisRevocationStore`, with ``revocation_prefix`` and
   ``revocation_mirror``; ``cookie_<name>`` sets :class:`~jwt_wsgi.Cookies`
-  options; ``on_error`` and ``policy`` name an object as ``module:attribute``.
+  options; ``on_error``, ``policy`` and ``principal`` name an object as
+  ``module:attribute``.
 * Several issuers: ``providers = a b`` and then ``provider.a.issuer = ...``
   per provider (in the environment: ``JWT_WSGI_PROVIDER__A__ISSUER``).
 
@@ -141,6 +142,7 @@ _OTHER: dict[str, Callable[[str, str], Any]] = {
     "check_request_target": _bool,
     "on_error": _import,
     "policy": _import,
+    "principal": _import,
 }
 _COOKIE: dict[str, Callable[[str, str], Any]] = {
     "access": _text,

@@ -316,6 +316,13 @@ class KeysUnavailable(InvalidToken):
     default_description = "the signing keys are unavailable"
 
 
+class UnknownPrincipal(InvalidToken):
+    """The token is valid but the ``principal`` loader found no such user (it returned ``None``)."""
+
+    reason = "principal_unknown"
+    default_description = "the token's subject is not a known user"
+
+
 class VerificationFailed(InvalidToken):
     """An unexpected error inside verification: fail closed (the details are logged)."""
 
@@ -443,6 +450,13 @@ class RevocationCheckFailed(ServiceUnavailable):
 
     reason = "revocation_unavailable"
     default_description = "the revocation list is unavailable"
+
+
+class PrincipalUnavailable(ServiceUnavailable):
+    """The ``principal`` loader raised (its user store is down, say); the details are logged."""
+
+    reason = "principal_unavailable"
+    default_description = "the user store is unavailable"
 
 
 _STATUS_LINES = {

@@ -53,6 +53,8 @@ from .errors import (
     AuthError,
     ConfigurationError,
     MissingToken,
+    PrincipalUnavailable,
+    UnknownPrincipal,
     VerificationFailed,
     WrongTokenKind,
 )
@@ -108,6 +110,14 @@ class JWTMiddleware:
         refusal; the default is the error itself (``error(environ,
         start_response)``), which a handler may also call. If it raises, the
         default answer is sent and the exception logged.
+    :param principal: ``fn(claims) -> user``, called once per authenticated
+        request after its rule passed; the result goes in
+        ``environ["jwt.principal"]`` (``None`` where no token was required).
+        Returning ``None`` refuses with
+        :class:`~jwt_wsgi.errors.UnknownPrincipal` (401); raising refuses with
+        :class:`~jwt_wsgi.errors.PrincipalUnavailable` (503, the exception
+        logged), or with the :class:`~jwt_wsgi.errors.AuthError` raised.
+        ``None`` (the default) loads nothing and sets no key.
     :param case_sensitive: match rules case-sensitively (``True``).
     :param check_request_target: refuse requests whose raw target
         (``RAW_URI``/``REQUEST_URI``) disagrees with ``SCRIPT_NAME`` +
@@ -134,6 +144,7 @@ class JWTMiddleware:
         cors_preflight: bool = False,
         remote_user: str | None = "sub",
         on_error: ErrorHandler | None = None,
+        principal: Callable[[dict[str, Any]], Any] | None = None,
         case_sensitive: bool = True,
         check_request_target: bool = True,
         **options: Unpack[AuthenticatorOptions],
@@ -173,6 +184,8 @@ class JWTMiddleware:
         self.remote_user = remote_user
         _checks.callable_or_none(on_error, "on_error", "(environ, start_response, error)")
         self.on_error = on_error
+        _checks.callable_or_none(principal, "principal", "(claims) -> user or None")
+        self.principal = principal
         # Bound once: these run for every request.
         self._route = self.rules.route
         self._authenticate = authenticator.authenticate_request
@@ -195,6 +208,8 @@ class JWTMiddleware:
                         rule.authorize(result, environ, self._clock)
                     elif result.kind != "access":
                         raise WrongTokenKind()
+                    if self.principal is not None:
+                        environ["jwt.principal"] = self._load_principal(result.claims)
         except AuthError as error:
             return self._refuse(environ, start_response, error)
         except Exception:
@@ -205,6 +220,8 @@ class JWTMiddleware:
         if result is None:
             environ["jwt.claims"] = environ["jwt.token"] = None
             environ["jwt.header"] = environ["jwt.provider"] = None
+            if self.principal is not None:
+                environ["jwt.principal"] = None
         else:
             claims = environ["jwt.claims"] = result.claims
             environ["jwt.token"] = result.token
@@ -217,6 +234,20 @@ class JWTMiddleware:
                 elif isinstance(user, int) and not isinstance(user, bool):
                     environ["REMOTE_USER"] = str(user)
         return self.app(environ, start_response)
+
+    def _load_principal(self, claims: dict[str, Any]) -> Any:
+        """The user behind ``claims``; a refusal, never a 500, when there is none."""
+        assert self.principal is not None
+        try:
+            principal = self.principal(claims)
+        except AuthError:
+            raise
+        except Exception:
+            logger.exception("the principal loader raised")
+            raise PrincipalUnavailable() from None
+        if principal is None:
+            raise UnknownPrincipal()
+        return principal
 
     def _refuse(
         self, environ: WSGIEnvironment, start_response: StartResponse, error: AuthError
