@@ -153,6 +153,8 @@ class Authenticator:
         # jwt_wsgi's own stores also know tokens without a jti, by digest, and
         # take the entries to look up, worked out once per verified token.
         self._denylist = revocation if isinstance(revocation, DenylistStore) else None
+        #: Revocation checks the store could not answer (for monitoring).
+        self.revocation_failures = 0
         self._fail_open = (
             _checks.choice(revocation_unavailable, "revocation_unavailable", ("closed", "open"))
             == "open"
@@ -358,6 +360,7 @@ class Authenticator:
             else:
                 revoked = self._is_revoked(claims)
         except Exception as exc:
+            self.revocation_failures += 1
             if not isinstance(exc, RevocationUnavailable):
                 logger.exception("the revocation check raised")
             if self._fail_open:

@@ -43,6 +43,7 @@ Security notes: everything is protected unless a rule says otherwise
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -59,6 +60,7 @@ from .errors import (
     WrongTokenKind,
 )
 from .keys import KeyInput
+from .metrics import Metrics
 from .rules import Auth, Policy, Rule, RuleMap
 
 if TYPE_CHECKING:
@@ -186,6 +188,11 @@ class JWTMiddleware:
         self.on_error = on_error
         _checks.callable_or_none(principal, "principal", "(claims) -> user or None")
         self.principal = principal
+        #: Counts for monitoring (see :meth:`metrics`); updated without a lock,
+        #: so approximate under concurrency, as the cache's are.
+        self.accepted = 0
+        self.anonymous = 0
+        self.refused: Counter[str] = Counter()
         # Bound once: these run for every request.
         self._route = self.rules.route
         self._authenticate = authenticator.authenticate_request
@@ -218,11 +225,13 @@ class JWTMiddleware:
             logger.exception("unexpected error while authenticating a request")
             return self._refuse(environ, start_response, VerificationFailed())
         if result is None:
+            self.anonymous += 1
             environ["jwt.claims"] = environ["jwt.token"] = None
             environ["jwt.header"] = environ["jwt.provider"] = None
             if self.principal is not None:
                 environ["jwt.principal"] = None
         else:
+            self.accepted += 1
             claims = environ["jwt.claims"] = result.claims
             environ["jwt.token"] = result.token
             environ["jwt.header"] = result.header
@@ -253,6 +262,7 @@ class JWTMiddleware:
         self, environ: WSGIEnvironment, start_response: StartResponse, error: AuthError
     ) -> Iterable[bytes]:
         error.realm = self.realm
+        self.refused[error.reason] += 1
         logger.info(
             "refused %s %s with %d %s: %s",
             environ.get("REQUEST_METHOD"),
@@ -260,7 +270,12 @@ class JWTMiddleware:
             error.status,
             error.reason,
             error.description,
-            extra={"jwt_reason": error.reason, "jwt_status": error.status},
+            extra={
+                "jwt_reason": error.reason,
+                "jwt_status": error.status,
+                "jwt_method": environ.get("REQUEST_METHOD"),
+                "jwt_path": environ.get("PATH_INFO"),
+            },
         )
         if self.on_error is not None:
             try:
@@ -289,6 +304,34 @@ class JWTMiddleware:
         from .config import from_env
 
         return from_env(app, prefix, environ)
+
+    def metrics(self) -> Metrics:
+        """What this middleware has decided so far, and what its dependencies did.
+
+        Requests ``accepted`` (a token passed every check), ``anonymous`` (let
+        through without a token: a public or optional path, a preflight) and
+        ``refused`` by reason code; the token cache's hits, misses and size;
+        per provider, key set fetches and failed fetches; and revocation
+        checks that could not be answered. Counts since construction, per
+        process (see :mod:`jwt_wsgi.metrics` for Prometheus).
+        """
+        authenticator = self.authenticator
+        fetches: dict[str, int] = {}
+        failures: dict[str, int] = {}
+        for name, provider in authenticator.providers.items():
+            fetches[name] = getattr(provider.keys, "fetches", 0)
+            failures[name] = getattr(provider.keys, "failed_fetches", 0)
+        return Metrics(
+            accepted=self.accepted,
+            anonymous=self.anonymous,
+            refused=dict(self.refused),
+            cache_hits=authenticator.cache.hits,
+            cache_misses=authenticator.cache.misses,
+            cache_entries=len(authenticator.cache),
+            key_fetches=fetches,
+            key_fetch_failures=failures,
+            revocation_unavailable=authenticator.revocation_failures,
+        )
 
     @property
     def cache(self) -> TokenCache:

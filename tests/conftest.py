@@ -11,7 +11,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +71,14 @@ class Gunicorn:
     so tests can see which workers answered.
     """
 
-    def __init__(self, app: str, *, workers: int = 1, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        app: str,
+        *,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log", delete=False)
@@ -79,7 +86,7 @@ class Gunicorn:
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
              "--workers", str(workers), "--log-level", "warning",
              "--access-logfile", self.log.name, "--access-logformat", "%(p)s %(r)s",
-             "--chdir", str(ROOT), app],
+             "--chdir", str(ROOT), *args, app],
             env={**os.environ, **(env or {})},
         )  # fmt: skip
         deadline = time.monotonic() + 30
@@ -113,10 +120,14 @@ class Gunicorn:
                     raise RuntimeError(f"only {self.workers_seen()} of {count} workers answered")
                 list(pool.map(hit, range(count * 4)))
 
-    def workers_seen(self) -> set[str]:
-        """The pids of the workers that answered requests so far."""
+    def workers_seen(self, request: str = "") -> set[str]:
+        """The pids of the workers that answered requests (starting with ``request``) so far."""
         lines = Path(self.log.name).read_text().splitlines()
-        return {line.split(" ", 1)[0] for line in lines if line.strip()}
+        return {
+            pid
+            for pid, _, rest in (entry.partition(" ") for entry in lines)
+            if rest.startswith(request)
+        }
 
     def hang(self) -> None:
         """Freeze the server (SIGSTOP): connections stay open and nothing answers."""
