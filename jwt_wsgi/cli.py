@@ -396,6 +396,91 @@ def jwks(args: argparse.Namespace, out: TextIO) -> int:
     return OK
 
 
+# routes and explain
+
+
+def routes(args: argparse.Namespace, out: TextIO) -> int:
+    """Every route of the app and method, with its protection; fail on the flags named."""
+    from .audit import audit_routes, find_routes
+
+    app, middleware = _load_app(args.app)
+    reports, unused = audit_routes(middleware, find_routes(app))
+    failing = [r for r in reports if set(args.fail_on) & set(r.flags)]
+    if "unused-rule" in args.fail_on and unused:
+        failing_unused = unused
+    else:
+        failing_unused = []
+    if args.json:
+        rows = [
+            {"pattern": r.route.pattern, "method": r.method, "mode": r.mode, "rule": r.rule,
+             "checks": r.checks, "flags": r.flags}
+            for r in reports
+        ]  # fmt: skip
+        _emit(out, ok=not (failing or failing_unused), routes=rows, unused_rules=unused)
+    else:
+        width = max((len(r.route.pattern) for r in reports), default=10)
+        for r in reports:
+            rule = r.rule or "(default)"
+            extra = " ".join(r.checks)
+            flags = f"  [{', '.join(r.flags)}]" if r.flags else ""
+            line = f"{r.method:7s} {r.route.pattern:{width}s}  {r.mode:8s} {rule} {extra}"
+            print(line.rstrip() + flags, file=out)
+        for pattern in unused:
+            print(f"unused rule: {pattern} matches no route  [unused-rule]", file=out)
+    if failing or failing_unused:
+        print(
+            f"jwt-wsgi routes: {len(failing) + len(failing_unused)} finding(s) of "
+            f"{', '.join(args.fail_on)}",
+            file=sys.stderr,
+        )
+        return REFUSED
+    return OK
+
+
+def explain(args: argparse.Namespace, out: TextIO) -> int:
+    """Replay the middleware's decision for a token, method and path."""
+    from .audit import explain as replay
+
+    _, middleware = _load_app(args.app)
+    token = None if args.token in ("", "none") else _token(args)
+    decision = replay(middleware, token, args.method, args.path)
+    if args.json:
+        _emit(out, ok=decision.reason is None, **vars(decision))
+    elif decision.reason is None:
+        print(f"{decision.status}: the app is called ({decision.mode}, rule "
+              f"{decision.rule or '(default)'})", file=out)  # fmt: skip
+    else:
+        print(f"{decision.status} {decision.reason}: {decision.description} "
+              f"({decision.mode}, rule {decision.rule or '(default)'})", file=out)  # fmt: skip
+    return OK if decision.reason is None else REFUSED
+
+
+def _load_app(target: str) -> tuple[Any, Any]:
+    """The object ``module:attribute`` names, and the :class:`JWTMiddleware` in it."""
+    import importlib
+
+    from .middleware import JWTMiddleware
+
+    module, _, attribute = target.partition(":")
+    if not module or not attribute:
+        raise _Failure(f"expected module:attribute, got {target!r}")
+    sys.path.insert(0, os.getcwd())
+    try:
+        found: Any = importlib.import_module(module)
+        for part in attribute.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError) as exc:
+        raise _Failure(f"cannot import {target}: {exc}") from None
+    finally:
+        sys.path.pop(0)
+    if isinstance(found, JWTMiddleware):
+        return found.app, found
+    inner = getattr(found, "wsgi_app", None)
+    if isinstance(inner, JWTMiddleware):
+        return found, inner
+    raise _Failure(f"{target} is not a JWTMiddleware, nor an app whose wsgi_app is one")
+
+
 # shared
 
 
@@ -522,6 +607,18 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--audience", action="append", default=[], help="accepted aud (repeatable)")
     sub.add_argument("--leeway", type=float, default=0.0, help="clock leeway in seconds (0)")
     sub.add_argument("--allow-http", action="store_true", help="http:// key URLs (loopback tests)")
+
+    flags = ("default", "public-by-default", "shadowed", "unused-rule")
+    sub = command("routes", routes, "list the app's routes with their protection")
+    sub.add_argument("app", help="module:attribute of the app (or of its JWTMiddleware)")
+    sub.add_argument("--fail-on", action="append", default=[], choices=flags,
+                     help="exit 1 when a route has this flag (repeatable)")  # fmt: skip
+
+    sub = command("explain", explain, "replay the middleware's decision for a request")
+    sub.add_argument("app", help="module:attribute of the app (or of its JWTMiddleware)")
+    sub.add_argument("token", help="the token, - (standard input) or none")
+    sub.add_argument("method", help="GET, POST...")
+    sub.add_argument("path", help="the request path, e.g. /admin/users")
 
     sub = command("jwks", jwks, "print the public JWK Set of key files")
     sub.add_argument("files", nargs="+", help="private or public key files (JWK or PEM)")

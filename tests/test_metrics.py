@@ -165,3 +165,36 @@ def jwt_token() -> str:
 
     now = int(time.time())
     return jwt.encode({"sub": "w", "iat": now, "exp": now + 600}, SECRET, "HS256")
+
+
+def test_the_exporter_adds_only_what_changed(clock: Clock) -> None:
+    """In-process: each export adds the growth since the last one, per label set."""
+    import gc
+
+    from jwt_wsgi.metrics import _Exporter
+
+    mw = build(clock)
+    client = ValidatingClient(mw)
+    exporter = _Exporter(mw, interval=0.01)
+
+    def value(name: str, **labels: str) -> float:
+        for (metric, _), counter in exporter._counters.items():
+            if metric == name:
+                for family in counter.collect():
+                    for sample in family.samples:
+                        if sample.name.endswith("_total") and sample.labels == labels:
+                            return float(sample.value)
+        return 0.0
+
+    client.get("/", headers=bearer(make_token()))
+    client.get("/")
+    assert exporter.export_once()
+    assert value("jwt_wsgi_requests_accepted") == 1
+    assert value("jwt_wsgi_requests_refused", reason="token_missing") == 1
+    client.get("/", headers=bearer(make_token()))
+    assert exporter.export_once() and exporter.export_once()  # the second adds nothing
+    assert value("jwt_wsgi_requests_accepted") == 2
+    exporter.restart_in_child()  # a fresh thread; the totals carry on from the parent's
+    del client, mw
+    gc.collect()
+    assert exporter.export_once() is False  # the middleware is gone: the thread ends
