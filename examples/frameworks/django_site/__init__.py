@@ -1,0 +1,1 @@
+"""A Django project behind jwt_wsgi (see wsgi.py and settings.py)."""

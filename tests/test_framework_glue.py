@@ -1,0 +1,96 @@
+"""The thin framework accessors, in-process (the guides' servers test them over HTTP)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from jwt_wsgi import JWTMiddleware, Rule
+from jwt_wsgi.django import ClaimsUser, JWTUserMiddleware
+from jwt_wsgi.pyramid import JWTSecurityPolicy, includeme
+
+from .helpers import SECRET, Clock, ValidatingClient, make_token
+
+
+def test_flask_accessors(clock: Clock) -> None:
+    from jwt_wsgi.flask import current_claims, current_identity, current_principal
+
+    app = Flask(__name__)
+
+    @app.get("/")
+    def index() -> Any:
+        claims = current_claims()
+        return {"sub": current_identity(), "principal": current_principal(),
+                "claims": None if claims is None else sorted(claims)}  # fmt: skip
+
+    app.wsgi_app = JWTMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app,
+        key=SECRET,
+        algorithms=["HS256"],
+        clock=clock,
+        principal=lambda claims: f"user:{claims['sub']}",
+        rules=[Rule("/", ["GET"], auth="optional")],
+    )
+    client = ValidatingClient(app)
+    body = client.get("/", headers={"Authorization": f"Bearer {make_token()}"}).get_json()
+    assert body == {"sub": "alice", "principal": "user:alice",
+                    "claims": ["exp", "iat", "sub"]}  # fmt: skip
+    assert client.get("/").get_json() == {"sub": None, "principal": None, "claims": None}
+
+
+def test_a_claims_user_is_what_django_code_expects() -> None:
+    user = ClaimsUser({"sub": 42, "scope": "notes:read notes:write"})
+    assert (user.username, user.pk, str(user), user.get_username()) == ("42", "42", "42", "42")
+    assert user.is_authenticated and not user.is_anonymous and not user.is_staff
+    assert user.has_perm("notes:read") and user.has_perms(["notes:read", "notes:write"])
+    assert not user.has_perm("admin") and not user.has_module_perms("notes")
+    assert ClaimsUser({"scp": ["a", 3]}).get_all_permissions() == {"a"}
+    assert ClaimsUser({}).username == ""
+
+
+class Request:
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.META = self.environ = environ
+
+
+def test_the_django_middleware_sets_the_user() -> None:
+    from .test_frameworks import django_app
+
+    django_app()  # settings and apps ready
+    middleware = JWTUserMiddleware(lambda request: "response")
+    claims = {"sub": "alice"}
+    request = Request({"jwt.claims": claims, "HTTP_AUTHORIZATION": "Bearer x"})
+    assert middleware(request) == "response"
+    assert request.user.username == "alice"  # type: ignore[attr-defined]
+    assert request._dont_enforce_csrf_checks  # type: ignore[attr-defined]
+    from_cookie = Request({"jwt.claims": claims, "jwt.principal": "the user"})
+    middleware(from_cookie)
+    assert from_cookie.user == "the user"  # type: ignore[attr-defined]
+    assert not hasattr(from_cookie, "_dont_enforce_csrf_checks")  # a cookie keeps CSRF
+    anonymous = Request({"jwt.claims": None})
+    middleware(anonymous)
+    assert anonymous.user.is_anonymous  # type: ignore[attr-defined]
+    assert not anonymous.user.has_perm("x") and anonymous.user.get_username() == ""  # type: ignore[attr-defined]
+
+
+def test_the_pyramid_policy() -> None:
+    from pyramid.config import Configurator
+    from pyramid.interfaces import ISecurityPolicy
+
+    policy = JWTSecurityPolicy()
+    request = Request({"jwt.claims": {"sub": 7, "scp": ["notes:write"]}})
+    assert policy.identity(request) == {"sub": 7, "scp": ["notes:write"]}
+    assert policy.authenticated_userid(request) == "7"
+    assert policy.permits(request, None, "notes:write")
+    assert not policy.permits(request, None, "admin")
+    assert not policy.permits(Request({"jwt.claims": {"scope": 3}}), None, "x")
+    anonymous = Request({"jwt.claims": None, "jwt.principal": None})
+    assert policy.identity(anonymous) is None and policy.authenticated_userid(anonymous) is None
+    assert not policy.permits(anonymous, None, "notes:write")
+    assert policy.identity(Request({"jwt.principal": "u", "jwt.claims": {}})) == "u"
+    assert policy.remember(request, "7") == [] and policy.forget(request) == []
+    with Configurator() as config:
+        includeme(config)
+        config.commit()
+        assert isinstance(config.registry.queryUtility(ISecurityPolicy), JWTSecurityPolicy)
