@@ -114,7 +114,13 @@ def start_multiprocess_export(middleware: JWTMiddleware, interval: float = 1.0) 
         raise ConfigurationError("start_multiprocess_export needs PROMETHEUS_MULTIPROC_DIR set")
     exporter = _Exporter(middleware, interval)
     exporter.start()
-    os.register_at_fork(after_in_child=exporter.restart_in_child)
+    # Fork only between two exports: a child that inherits prometheus_client's
+    # lock held by this process's exporter thread would never export.
+    os.register_at_fork(
+        before=exporter.lock.acquire,
+        after_in_parent=exporter.lock.release,
+        after_in_child=exporter.restart_in_child,
+    )
 
 
 class _Exporter:
@@ -125,23 +131,32 @@ class _Exporter:
         self._interval = interval
         self._counters: dict[tuple[str, tuple[str, ...]], Any] = {}
         self._exported: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        #: Held for each export, and by a fork (see start_multiprocess_export).
+        self.lock = threading.Lock()
 
     def start(self) -> None:
         threading.Thread(target=self._loop, name="jwt_wsgi-metrics", daemon=True).start()
 
     def restart_in_child(self) -> None:
         # The parent exported what it had counted; the child starts from there.
+        self.lock = threading.Lock()
         self._counters = {}
         self.start()
 
     def export_once(self) -> bool:
         """Add each counter's growth since the last export; ``False`` once the app is gone."""
-        from prometheus_client import Counter
 
         middleware = self._target()
         if middleware is None:
             return False
-        for name, help_text, labels, value in samples(middleware.metrics()):
+        with self.lock:
+            self._export(middleware.metrics())
+        return True
+
+    def _export(self, metrics: Metrics) -> None:
+        from prometheus_client import Counter
+
+        for name, help_text, labels, value in samples(metrics):
             names = tuple(sorted(labels))
             counter = self._counters.get((name, names))
             if counter is None:
@@ -152,7 +167,6 @@ class _Exporter:
             if delta > 0:
                 (counter.labels(**labels) if labels else counter).inc(delta)
                 self._exported[key] = value
-        return True
 
     def _loop(self) -> None:
         wait = threading.Event().wait
