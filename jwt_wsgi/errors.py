@@ -56,6 +56,8 @@ class AuthError(Error):
     :param description: replaces the class's fixed sentence. Never put token,
         key or claim values in it.
     :param scope: the scopes a 403 needed, sent as the challenge's ``scope``.
+    :param detail: what failed, for the log only (a claim's name, a rule's
+        condition); never sent to the client.
     """
 
     status: ClassVar[int] = 401
@@ -73,10 +75,17 @@ class AuthError(Error):
     #: The ``realm`` of the challenge; the middleware sets its own.
     realm: str = "api"
 
-    def __init__(self, description: str | None = None, *, scope: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        scope: Iterable[str] = (),
+        detail: str | None = None,
+    ) -> None:
         self.description = description or self.default_description
         super().__init__(self.description)
         self.scope: tuple[str, ...] = tuple(scope)
+        self.detail = detail
 
     @property
     def status_line(self) -> str:

@@ -153,6 +153,12 @@ class JWTMiddleware:
     ) -> None:
         self.app = _checks.function(app, "app", "(environ, start_response) -> iterable")
         if authenticator is None:
+            if not options:
+                raise ConfigurationError(
+                    "JWTMiddleware needs keys and algorithms (key=, jwks_url= or issuer=, and "
+                    "algorithms=); in Django it wraps the application in wsgi.py, it is not an "
+                    "entry of MIDDLEWARE (see the framework guides)"
+                )
             authenticator = Authenticator.from_options(**options)
         elif not isinstance(authenticator, Authenticator):
             raise ConfigurationError(
@@ -200,6 +206,7 @@ class JWTMiddleware:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Route, authenticate, authorize, expose, then call the app (or refuse)."""
+        rule: Rule | None = None
         try:
             environ["PATH_INFO"], rule = self._route(environ)
             result: Authenticated | None = None
@@ -218,12 +225,12 @@ class JWTMiddleware:
                     if self.principal is not None:
                         environ["jwt.principal"] = self._load_principal(result.claims)
         except AuthError as error:
-            return self._refuse(environ, start_response, error)
+            return self._refuse(environ, start_response, error, rule)
         except Exception:
             # A bug of ours or of a dependency must not become a 500 with a
             # traceback; fail closed and leave the details in the log.
             logger.exception("unexpected error while authenticating a request")
-            return self._refuse(environ, start_response, VerificationFailed())
+            return self._refuse(environ, start_response, VerificationFailed(), rule)
         if result is None:
             self.anonymous += 1
             environ["jwt.claims"] = environ["jwt.token"] = None
@@ -259,22 +266,37 @@ class JWTMiddleware:
         return principal
 
     def _refuse(
-        self, environ: WSGIEnvironment, start_response: StartResponse, error: AuthError
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        error: AuthError,
+        rule: Rule | None = None,
     ) -> Iterable[bytes]:
         error.realm = self.realm
         self.refused[error.reason] += 1
+        # Which rule decided, and what failed: for operators, never the client.
+        if rule is None:
+            decided = None
+        elif rule is self.rules.default:
+            decided = "(default)"
+        else:
+            decided = rule.pattern
         logger.info(
-            "refused %s %s with %d %s: %s",
+            "refused %s %s with %d %s: %s%s%s",
             environ.get("REQUEST_METHOD"),
             environ.get("PATH_INFO"),
             error.status,
             error.reason,
             error.description,
+            "" if decided is None else f" (rule {decided})",
+            "" if error.detail is None else f" [{error.detail}]",
             extra={
                 "jwt_reason": error.reason,
                 "jwt_status": error.status,
                 "jwt_method": environ.get("REQUEST_METHOD"),
                 "jwt_path": environ.get("PATH_INFO"),
+                "jwt_rule": decided,
+                "jwt_detail": error.detail,
             },
         )
         if self.on_error is not None:

@@ -164,19 +164,19 @@ class Policy:
     ) -> None:
         """Raise an :class:`~jwt_wsgi.errors.AuthError` unless ``result`` passes every check."""
         if self.providers is not None and result.provider not in self.providers:
-            raise ProviderNotAccepted()
+            raise ProviderNotAccepted(detail=f"provider {result.provider!r}")
         if self.kinds is not None and result.kind not in self.kinds:
-            raise WrongTokenKind()
+            raise WrongTokenKind(detail=f"a {result.kind} token")
         claims = result.claims
         for name, expected in self.claims.items():
             if not _claim_matches(claims.get(name), expected):
-                raise ClaimMismatch()
+                raise ClaimMismatch(detail=f"claim {name!r}")
         if self.scopes and not _granted_scopes(claims).issuperset(self.scopes):
             raise ScopeMissing(scope=self.scopes)
         if self.max_age is not None or self.acr:
             self._check_authentication(claims, clock)
         if self.when is not None and not self._call_when(claims, environ):
-            raise ConditionFailed()
+            raise ConditionFailed(detail=f"when={getattr(self.when, '__name__', 'callable')}")
 
     def _check_authentication(self, claims: Mapping[str, Any], clock: Callable[[], float]) -> None:
         """RFC 9470: the login behind the token is recent enough and strong enough."""

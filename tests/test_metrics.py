@@ -91,7 +91,19 @@ def test_refusal_logs_carry_structured_fields_and_never_the_token(
     assert record.__dict__["jwt_reason"] == "claim_mismatch"
     assert record.__dict__["jwt_status"] == 403
     assert (record.__dict__["jwt_method"], record.__dict__["jwt_path"]) == ("GET", "/admin")
+    assert (record.__dict__["jwt_rule"], record.__dict__["jwt_detail"]) == (
+        "/admin",
+        "claim 'roles'",
+    )
+    assert record.getMessage().endswith("(rule /admin) [claim 'roles']")
     assert token not in caplog.text and token.split(".")[2] not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="jwt_wsgi"):
+        ValidatingClient(mw).get("/elsewhere")
+        ValidatingClient(mw).get("/a\\b")
+    default, unsafe = caplog.records
+    assert (default.__dict__["jwt_rule"], default.__dict__["jwt_detail"]) == ("(default)", None)
+    assert unsafe.__dict__["jwt_reason"] == "path_unsafe" and unsafe.__dict__["jwt_rule"] is None
 
 
 def test_the_prometheus_collector_exposes_every_count(clock: Clock) -> None:

@@ -612,3 +612,12 @@ def test_bare_token_header_must_hold_exactly_one_token() -> None:
     assert refusals.last() is MalformedCredentials
     assert client(mw).get("/", headers={"X-Api-Token": ""}).status_code == 400
     assert refusals.last() is MalformedCredentials
+
+
+def test_a_middleware_without_keys_says_where_it_goes_in_django() -> None:
+    """Listed in Django's MIDDLEWARE, it is built as JWTMiddleware(get_response)."""
+    def get_response(request: Any) -> Any:
+        return None
+
+    with pytest.raises(ConfigurationError, match="wraps the application in wsgi.py"):
+        JWTMiddleware(get_response)  # type: ignore[arg-type]
