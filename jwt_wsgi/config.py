@@ -184,6 +184,10 @@ def from_config(
 
     reader = _Reader(settings, source, labels, os.environ if environ is None else environ)
     options = reader.options()
+    if not options:
+        raise ConfigurationError(
+            f"{source}: no settings; give algorithms and one of key_file, key_env, jwks_url, issuer"
+        )
     try:
         return JWTMiddleware(app, **options)
     except ConfigurationError as exc:

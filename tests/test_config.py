@@ -296,8 +296,29 @@ def test_environment_errors_name_the_variable() -> None:
                "JWT_WSGI_LEEWAY": "later"}  # fmt: skip
     with pytest.raises(ConfigurationError, match="environment variable JWT_WSGI_LEEWAY: expected"):
         JWTMiddleware.from_env(echo_app, environ=environ)
-    with pytest.raises(ConfigurationError, match="algorithms is required"):
+    with pytest.raises(ConfigurationError, match="environment variables: no settings; give"):
         JWTMiddleware.from_env(echo_app, environ={})
+    with pytest.raises(ConfigurationError, match="algorithms is required"):
+        JWTMiddleware.from_env(echo_app, environ={"JWT_WSGI_KEY_ENV": "S", "S": SECRET})
+
+
+def test_keys_jwks_and_revocation_from_the_environment(tmp_path: Path, redis_url: str) -> None:
+    (tmp_path / "secret").write_text(SECRET)
+    environ = {"JWT_WSGI_ALGORITHMS": "HS256", "JWT_WSGI_KEY_FILE": str(tmp_path / "secret"),
+               "JWT_WSGI_REVOCATION_URL": redis_url, "JWT_WSGI_REVOCATION_PREFIX": "env:",
+               "JWT_WSGI_REVOCATION_MIRROR": "no"}  # fmt: skip
+    mw = JWTMiddleware.from_env(echo_app, environ=environ)
+    store = mw.authenticator._denylist
+    assert isinstance(store, RedisRevocationStore) and store.prefix == "env:"
+    assert not store.wait_in_sync(0)
+    assert mw.authenticator.authenticate(live_token()).claims["sub"] == "alice"
+    store.close()
+    jwks = {"JWT_WSGI_ALGORITHMS": "RS256", "JWT_WSGI_JWKS_URL": "https://idp.example/jwks"}
+    remote = JWTMiddleware.from_env(echo_app, environ=jwks)
+    assert provider(remote).keys.url == "https://idp.example/jwks"
+    with pytest.warns(UserWarning, match="environment variable JWT_WSGI_KEY: an HMAC secret"):
+        JWTMiddleware.from_env(echo_app, environ={"JWT_WSGI_ALGORITHMS": "HS256",
+                                                  "JWT_WSGI_KEY": SECRET})  # fmt: skip
 
 
 def test_revocation_through_redis(redis_url: str) -> None:

@@ -616,6 +616,7 @@ def test_bare_token_header_must_hold_exactly_one_token() -> None:
 
 def test_a_middleware_without_keys_says_where_it_goes_in_django() -> None:
     """Listed in Django's MIDDLEWARE, it is built as JWTMiddleware(get_response)."""
+
     def get_response(request: Any) -> Any:
         return None
 
