@@ -457,20 +457,12 @@ def explain(args: argparse.Namespace, out: TextIO) -> int:
 
 def _load_app(target: str) -> tuple[Any, Any]:
     """The object ``module:attribute`` names, and the :class:`JWTMiddleware` in it."""
-    import importlib
-
+    from .config import import_object
     from .middleware import JWTMiddleware
 
-    module, _, attribute = target.partition(":")
-    if not module or not attribute:
-        raise _Failure(f"expected module:attribute, got {target!r}")
-    sys.path.insert(0, os.getcwd())
+    sys.path.insert(0, os.getcwd())  # the project the command runs in
     try:
-        found: Any = importlib.import_module(module)
-        for part in attribute.split("."):
-            found = getattr(found, part)
-    except (ImportError, AttributeError) as exc:
-        raise _Failure(f"cannot import {target}: {exc}") from None
+        found = import_object(target, "the app")
     finally:
         sys.path.pop(0)
     if isinstance(found, JWTMiddleware):

@@ -98,7 +98,8 @@ def _duration(value: str, what: str) -> float:
     return float(match[1]) * _UNITS[match[2]]
 
 
-def _import(value: str, what: str) -> Any:
+def import_object(value: str, what: str) -> Any:
+    """The object ``module:attribute`` names; errors start with ``what``."""
     module, _, attribute = value.strip().partition(":")
     if not module or not attribute:
         raise ConfigurationError(f"{what}: expected module:attribute, got {value!r}")
@@ -140,9 +141,9 @@ _OTHER: dict[str, Callable[[str, str], Any]] = {
     "remote_user": _optional_text,
     "case_sensitive": _bool,
     "check_request_target": _bool,
-    "on_error": _import,
-    "policy": _import,
-    "principal": _import,
+    "on_error": import_object,
+    "policy": import_object,
+    "principal": import_object,
 }
 _COOKIE: dict[str, Callable[[str, str], Any]] = {
     "access": _text,

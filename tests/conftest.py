@@ -89,16 +89,9 @@ class Gunicorn:
              "--chdir", str(ROOT), *args, app],
             env={**os.environ, **(env or {})},
         )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                break
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"gunicorn did not start serving {app}") from None
-                time.sleep(0.1)
+        if not serving(self.port, self.process):
+            self.stop()
+            raise RuntimeError(f"gunicorn did not start serving {app}")
 
     def wait_for_workers(self, count: int, path: str = "/") -> None:
         """Send requests until ``count`` workers have answered (they boot one by one)."""
@@ -158,6 +151,19 @@ def gunicorn() -> Iterator[Callable[..., Gunicorn]]:
     yield start
     for server in started:
         server.stop()
+
+
+def serving(port: int, process: subprocess.Popen[Any], timeout: float = 30) -> bool:
+    """Wait until ``process`` accepts connections on ``port``; ``False`` if it died or never did."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
 
 
 def free_port() -> int:

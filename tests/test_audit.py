@@ -176,7 +176,7 @@ def test_the_explain_command(capsys: pytest.CaptureFixture[str]) -> None:
     ("target", "message"),
     [
         ("nocolon", "expected module:attribute"),
-        ("tests.nope:app", "cannot import tests.nope:app"),
+        ("tests.nope:app", "the app: cannot import 'tests.nope:app'"),
         ("tests.audit_app:RULES", "is not a JWTMiddleware"),
     ],
 )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ import pytest
 
 from jwt_wsgi import Minter
 
-from .conftest import free_port
+from .conftest import free_port, serving
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "frameworks"
 SECRET = "guide-secret-for-tests-only-0123456789abcdef"
@@ -64,17 +63,10 @@ class Server:
         self.process = subprocess.Popen(
             command, cwd=EXAMPLES, env=env, stdout=subprocess.DEVNULL, stderr=self.stderr
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    log = self.log()
-                    self.stop()
-                    raise RuntimeError(f"{kind} did not serve {target}: {log}") from None
-                time.sleep(0.1)
+        if not serving(self.port, self.process):
+            log = self.log()
+            self.stop()
+            raise RuntimeError(f"{kind} did not serve {target}: {log}")
 
     def request(
         self, method: str, path: str, token: str | None = None, body: Any = None

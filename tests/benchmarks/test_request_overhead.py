@@ -164,6 +164,21 @@ def interleaved(
     return best
 
 
+def timed_interleaved(
+    benchmark: Any, steps: Mapping[K, Callable[[], object]], *, rounds: int, number: int
+) -> dict[K, float]:
+    """:func:`interleaved` as one benchmark round; a short run under ``make test``."""
+    best: dict[K, float] = {}
+    if benchmark.disabled:
+        rounds, number = 2, 10
+    benchmark.pedantic(
+        lambda: best.update(interleaved(steps, rounds=rounds, number=number)),
+        rounds=1,
+        iterations=1,
+    )
+    return best
+
+
 def test_cookie_and_header_hits_interleaved(benchmark: Any) -> None:
     """Cookie and header cache hits, measured in alternating rounds (:func:`interleaved`)."""
     benchmark.group = "location-HS256"
@@ -184,12 +199,7 @@ def test_cookie_and_header_hits_interleaved(benchmark: Any) -> None:
         return one
 
     steps = {name: step(app, environ) for name, (app, environ) in cases.items()}
-    best: dict[str, float] = {}
-    benchmark.pedantic(
-        lambda: best.update(interleaved(steps, rounds=3 if benchmark.disabled else 40,
-                                        number=200 if benchmark.disabled else 3000)),
-        rounds=1, iterations=1,
-    )  # fmt: skip
+    best = timed_interleaved(benchmark, steps, rounds=40, number=3000)
     benchmark.extra_info.update(
         interleaved_us={name: value * 1e6 for name, value in best.items()},
         cookie_over_header=(best["cookie"] - best["bare"]) / (best["header"] - best["bare"]),
@@ -296,13 +306,8 @@ def test_jwt_wsgi_cache_hit_with_revocation(benchmark: Any, redis_url: str) -> N
     steps = {name: functools.partial(request, app, environ) for name, app in apps.items()}
     for step in steps.values():
         assert step() == b"hello"
-    best: dict[str, float] = {}
     try:
-        benchmark.pedantic(
-            lambda: best.update(interleaved(steps, rounds=2 if benchmark.disabled else 20,
-                                            number=10 if benchmark.disabled else 300)),
-            rounds=1, iterations=1,
-        )  # fmt: skip
+        best = timed_interleaved(benchmark, steps, rounds=20, number=300)
         assert mirrored.in_sync  # every round answered from the mirror
     finally:
         mirrored.close()

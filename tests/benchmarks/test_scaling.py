@@ -33,7 +33,7 @@ import jwt
 
 from jwt_wsgi import Authenticator, JWTMiddleware, Provider, Rule
 
-from .test_request_overhead import SECRET, environ_for, hello, interleaved, request
+from .test_request_overhead import SECRET, environ_for, hello, request, timed_interleaved
 
 LONG_LIVED = 4_000_000_000
 
@@ -54,12 +54,7 @@ def run(benchmark: Any, dimension: str, steps: dict[int, Callable[[], bytes]]) -
     benchmark.extra_info["case"] = f"scale-{dimension}"
     for step in steps.values():
         assert step() == b"hello"
-    best: dict[int, float] = {}
-    benchmark.pedantic(
-        lambda: best.update(interleaved(steps, rounds=2 if benchmark.disabled else 30,
-                                        number=20 if benchmark.disabled else 500)),
-        rounds=1, iterations=1,
-    )  # fmt: skip
+    best = timed_interleaved(benchmark, steps, rounds=30, number=500)
     benchmark.extra_info["scale"] = (dimension, {size: t for size, t in best.items()})
 
 
