@@ -367,6 +367,9 @@ def test_a_pastedeploy_ini_loads_the_filter(tmp_path: Path) -> None:
     assert client.get("/admin/x").status_code == 401
     admin = live_token({"roles": "admin"})
     assert client.get("/admin/x", headers={"Authorization": f"Bearer {admin}"}).status_code == 200
+    named = tmp_path / "named.ini"  # the entry point's name, as Pyramid users write it
+    named.write_text(ini.read_text().replace("use = egg:jwt_wsgi", "use = egg:jwt_wsgi#jwt"))
+    assert provider(loadapp(f"config:{named}")).leeway == 30
     bad = tmp_path / "bad.ini"
     bad.write_text(ini.read_text().replace("leeway = 30s", "leeway = whenever"))
     with pytest.raises(ConfigurationError, match="leeway in the PasteDeploy filter section"):
