@@ -121,6 +121,7 @@ _PROVIDER: dict[str, Callable[[str, str], Any]] = {
     "leeway": _duration,
     "require": _list,
     "typ": _list,
+    "profile": _optional_text,
     "allow_numeric_sub": _bool,
     "allow_weak_hmac_keys": _bool,
     "allow_http": _bool,

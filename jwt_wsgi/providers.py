@@ -18,13 +18,16 @@ some providers.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import TypedDict
+from typing import Literal, TypedDict
 
 from . import _checks
 from ._checks import Duration
 from .errors import ConfigurationError
 from .jwks import RemoteKeySet
 from .keys import KeyInput, KeyRing, KeySource, is_key_source, validate_algorithms
+
+#: The claims RFC 9068 section 2.2 makes every JWT access token carry.
+RFC9068_CLAIMS = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
 
 
 class Provider:
@@ -53,6 +56,12 @@ class Provider:
     :param typ: accepted ``typ`` header value(s), e.g. ``"at+jwt"``
         (case-insensitive, ``application/`` prefix optional; RFC 8725 section
         3.11); ``None`` does not check it.
+    :param profile: ``"rfc9068"`` verifies tokens as RFC 9068 JWT access
+        tokens: ``typ`` must be ``at+jwt`` (so an ID token is never taken for
+        an access token), and ``iss``, ``exp``, ``aud``, ``sub``,
+        ``client_id``, ``iat`` and ``jti`` must be present; it needs
+        ``issuer`` and ``audience`` (the resource's identifier, section 4).
+        ``None`` (the default) applies no profile.
     :param allow_numeric_sub: accept a number as ``sub`` (``False``). RFC 7519
         makes ``sub`` a string; some legacy issuers send user ids as numbers.
     :param allow_weak_hmac_keys: accept HMAC secrets shorter than the hash
@@ -72,6 +81,7 @@ class Provider:
         leeway: Duration = 0,
         require: Sequence[str] = ("exp",),
         typ: str | Collection[str] | None = None,
+        profile: Literal["rfc9068"] | None = None,
         allow_numeric_sub: bool = False,
         allow_weak_hmac_keys: bool = False,
         allow_http: bool = False,
@@ -93,6 +103,17 @@ class Provider:
         self.require = _checks.strings(require, "require", example="['exp', 'jti']")
         types = _checks.string_set(typ, "typ", example="'at+jwt'")
         self.typ = frozenset(t.lower().removeprefix("application/") for t in types) or None
+        if profile is not None:
+            _checks.choice(profile, where + "profile", ("rfc9068",))
+            if self.issuer is None or not self.audience:
+                raise ConfigurationError(
+                    f"{where}the RFC 9068 profile needs issuer= and audience= (section 4)"
+                )
+            if self.typ is not None and self.typ != {"at+jwt"}:
+                raise ConfigurationError(f"{where}the RFC 9068 profile's typ is at+jwt only")
+            self.typ = frozenset({"at+jwt"})
+            self.require = tuple(dict.fromkeys((*self.require, *RFC9068_CLAIMS)))
+        self.profile = profile
         self.allow_numeric_sub = _checks.flag(allow_numeric_sub, "allow_numeric_sub")
         self.allow_weak_hmac_keys = _checks.flag(allow_weak_hmac_keys, "allow_weak_hmac_keys")
         self.allow_http = _checks.flag(allow_http, "allow_http")
@@ -142,6 +163,7 @@ class ProviderOptions(TypedDict, total=False):
     leeway: Duration
     require: Sequence[str]
     typ: str | Collection[str] | None
+    profile: Literal["rfc9068"] | None
     allow_numeric_sub: bool
     allow_weak_hmac_keys: bool
     allow_http: bool

@@ -67,6 +67,7 @@ CASES: list[tuple[str, str, Callable[[JWTMiddleware], Any], Any]] = [
     ("leeway", "2m", lambda m: provider(m).leeway, 120.0),
     ("require", "exp,jti", lambda m: provider(m).require, ("exp", "jti")),
     ("typ", "at+jwt", lambda m: provider(m).typ, frozenset({"at+jwt"})),
+    ("profile", "none", lambda m: provider(m).profile, None),
     ("allow_numeric_sub", "yes", lambda m: provider(m).allow_numeric_sub, True),
     ("allow_weak_hmac_keys", "on", lambda m: provider(m).allow_weak_hmac_keys, True),
     ("allow_http", "1", lambda m: provider(m).allow_http, True),

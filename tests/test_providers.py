@@ -180,3 +180,58 @@ def test_malformed_tokens_fail_before_provider_choice(
     token: str, expected: type[AuthError]
 ) -> None:
     assert refusal(build(), token) is expected
+
+
+class TestRfc9068Profile:
+    """``profile="rfc9068"``: JWT access tokens only (RFC 9068 sections 2 and 4)."""
+
+    def build(self) -> Any:
+        from jwt_wsgi import Authenticator
+
+        provider = Provider("idp", ["HS256"], key=SECRET, issuer="https://idp.example",
+                            audience="https://api.example", profile="rfc9068")  # fmt: skip
+        return Authenticator(provider, clock=lambda: NOW)
+
+    def claims(self, **extra: Any) -> dict[str, Any]:
+        claims = {"iss": "https://idp.example", "aud": "https://api.example", "sub": "u1",
+                  "client_id": "app", "iat": int(NOW), "exp": int(NOW) + 300,
+                  "jti": "t1"}  # fmt: skip
+        return {**claims, **extra}
+
+    def test_an_access_token_passes(self) -> None:
+        token = jwt.encode(self.claims(), SECRET, headers={"typ": "at+jwt"})
+        assert self.build().authenticate(token).claims["client_id"] == "app"
+        media = jwt.encode(self.claims(), SECRET, headers={"typ": "application/at+jwt"})
+        assert self.build().authenticate(media).claims["sub"] == "u1"
+
+    def test_an_id_token_is_not_an_access_token(self) -> None:
+        from jwt_wsgi import InvalidTokenType
+
+        token = jwt.encode(self.claims(), SECRET, headers={"typ": "JWT"})
+        with pytest.raises(InvalidTokenType):
+            self.build().authenticate(token)
+
+    @pytest.mark.parametrize("missing", ["client_id", "jti", "sub", "iat", "exp", "aud", "iss"])
+    def test_every_required_claim(self, missing: str) -> None:
+        from jwt_wsgi import MissingClaim
+
+        claims = self.claims()
+        del claims[missing]
+        token = jwt.encode(claims, SECRET, headers={"typ": "at+jwt"})
+        with pytest.raises(MissingClaim):
+            self.build().authenticate(token)
+
+    @pytest.mark.parametrize(
+        ("options", "message"),
+        [
+            ({"audience": None}, "needs issuer= and audience="),
+            ({"issuer": None, "audience": "x"}, "needs issuer= and audience="),
+            ({"typ": "JWT"}, r"typ is at\+jwt only"),
+            ({"profile": "rfc7519"}, "profile must be one of"),
+        ],
+    )
+    def test_misconfiguration(self, options: dict[str, Any], message: str) -> None:
+        settings: dict[str, Any] = {"issuer": "https://idp.example", "audience": "a",
+                                    "profile": "rfc9068", **options}  # fmt: skip
+        with pytest.raises(ConfigurationError, match=message):
+            Provider("idp", ["HS256"], key=SECRET, **settings)
