@@ -145,6 +145,7 @@ _OTHER: dict[str, Callable[[str, str], Any]] = {
     "on_error": import_object,
     "policy": import_object,
     "principal": import_object,
+    "resource_metadata": _optional_text,
 }
 _COOKIE: dict[str, Callable[[str, str], Any]] = {
     "access": _text,

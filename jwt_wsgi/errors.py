@@ -74,6 +74,8 @@ class AuthError(Error):
 
     #: The ``realm`` of the challenge; the middleware sets its own.
     realm: str = "api"
+    #: The RFC 9728 metadata URL sent in the challenge, when the middleware has one.
+    resource_metadata: str | None = None
 
     def __init__(
         self,
@@ -102,6 +104,8 @@ class AuthError(Error):
             parts += [("error", self.error), ("error_description", self.description)]
         if self.scope:
             parts.append(("scope", " ".join(self.scope)))
+        if self.resource_metadata is not None:
+            parts.append(("resource_metadata", self.resource_metadata))
         return "Bearer " + ", ".join(f"{name}={_quote(value)}" for name, value in parts)
 
     def body(self) -> dict[str, str]:

@@ -120,6 +120,10 @@ class JWTMiddleware:
         :class:`~jwt_wsgi.errors.PrincipalUnavailable` (503, the exception
         logged), or with the :class:`~jwt_wsgi.errors.AuthError` raised.
         ``None`` (the default) loads nothing and sets no key.
+    :param resource_metadata: the URL of this API's RFC 9728 metadata
+        (:func:`jwt_wsgi.metadata.metadata_url`), sent as ``resource_metadata``
+        in every challenge so OAuth clients can discover how to get a token
+        (``None``).
     :param case_sensitive: match rules case-sensitively (``True``).
     :param check_request_target: refuse requests whose raw target
         (``RAW_URI``/``REQUEST_URI``) disagrees with ``SCRIPT_NAME`` +
@@ -147,6 +151,7 @@ class JWTMiddleware:
         remote_user: str | None = "sub",
         on_error: ErrorHandler | None = None,
         principal: Callable[[dict[str, Any]], Any] | None = None,
+        resource_metadata: str | None = None,
         case_sensitive: bool = True,
         check_request_target: bool = True,
         **options: Unpack[AuthenticatorOptions],
@@ -194,6 +199,15 @@ class JWTMiddleware:
         self.on_error = on_error
         _checks.callable_or_none(principal, "principal", "(claims) -> user or None")
         self.principal = principal
+        if resource_metadata is not None and (
+            not isinstance(resource_metadata, str)
+            or not resource_metadata.startswith(("https://", "http://"))
+            or '"' in resource_metadata
+        ):
+            raise ConfigurationError(
+                f"resource_metadata must be the metadata's URL, not {resource_metadata!r}"
+            )
+        self.resource_metadata = resource_metadata
         #: Counts for monitoring (see :meth:`metrics`); updated without a lock,
         #: so approximate under concurrency, as the cache's are.
         self.accepted = 0
@@ -273,6 +287,7 @@ class JWTMiddleware:
         rule: Rule | None = None,
     ) -> Iterable[bytes]:
         error.realm = self.realm
+        error.resource_metadata = self.resource_metadata
         self.refused[error.reason] += 1
         # Which rule decided, and what failed: for operators, never the client.
         if rule is None:

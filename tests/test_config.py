@@ -88,6 +88,8 @@ CASES: list[tuple[str, str, Callable[[JWTMiddleware], Any], Any]] = [
     ("on_error", "tests.test_config:on_error", lambda m: m.on_error, on_error),
     ("policy", "tests.test_config:ADMINS", lambda m: m.policy, ADMINS),
     ("principal", "tests.test_config:on_error", lambda m: m.principal, on_error),
+    ("resource_metadata", "https://a.example/.well-known/oauth-protected-resource",
+     lambda m: m.resource_metadata, "https://a.example/.well-known/oauth-protected-resource"),
     ("rules", "POST /login public", lambda m: m.rules.rules[0].methods, frozenset({"POST"})),
     ("cookie_access", "at", lambda m: cookies(m).access, "at"),
     ("cookie_refresh", "rt", lambda m: cookies(m).refresh, "rt"),
