@@ -125,8 +125,14 @@ def _describe(rule: Rule) -> list[str]:
         checks.append(f"max_age={rule.max_age:g}s")
     if rule.acr:
         checks.append("acr=" + ",".join(rule.acr))
+    if rule.any_scopes:
+        checks.append("any_scopes=" + ",".join("+".join(sorted(s)) for s in rule.any_scopes))
+    if rule.any_of or rule.all_of:
+        checks.append(f"any_of={len(rule.any_of)},all_of={len(rule.all_of)}")
     if rule.when is not None:
         checks.append("when=" + getattr(rule.when, "__name__", "callable"))
+    if rule.shadow:
+        checks.append("shadow")
     return checks
 
 

@@ -378,6 +378,7 @@ class _Reader:
 #: A rule option's parser; lists come comma-separated.
 _RULE_OPTIONS: dict[str, Callable[[str, str], Any]] = {
     "scopes": lambda v, w: [s for s in v.split(",") if s],
+    "any_scopes": lambda v, w: [s.replace("+", " ") for s in v.split(",") if s],
     "providers": lambda v, w: [s for s in v.split(",") if s],
     "kinds": lambda v, w: [s for s in v.split(",") if s],
     "acr": lambda v, w: [s for s in v.split(",") if s],
@@ -394,8 +395,9 @@ def parse_rules(text: str, what: str = "rules") -> list[Any]:
     ``METHODS`` is ``GET`` or ``GET,POST``; options are ``scopes=a,b``,
     ``claims.NAME=value`` (``a,b`` for any of several; JSON values such as
     ``true`` or ``3`` are read as JSON), ``providers=``, ``kinds=``,
-    ``fresh=`` (``true`` or a duration), ``max_age=``, ``acr=`` and
-    ``locations=``. Blank lines and lines starting with ``#`` are skipped.
+    ``fresh=`` (``true`` or a duration), ``max_age=``, ``acr=``,
+    ``locations=``, ``any_scopes=read+write,admin`` (``+`` joins a set) and
+    ``shadow=true``. Blank lines and lines starting with ``#`` are skipped.
     """
     from .rules import Rule
 
@@ -423,12 +425,15 @@ def parse_rules(text: str, what: str = "rules") -> list[Any]:
             auth = cast("Auth", words.pop(0))
         checks: dict[str, Any] = {}
         claims: dict[str, Any] = {}
+        shadow = False
         for word in words:
             name, sep, value = word.partition("=")
             if not sep:
                 raise ConfigurationError(f"{where}: expected option=value, got {word!r}")
             if name.startswith("claims.") and len(name) > len("claims."):
                 claims[name[len("claims.") :]] = _claim_value(value)
+            elif name == "shadow":
+                shadow = _bool(value, where)
             elif name == "fresh":
                 lowered = value.lower()
                 checks["fresh"] = (
@@ -437,12 +442,12 @@ def parse_rules(text: str, what: str = "rules") -> list[Any]:
             elif name in _RULE_OPTIONS:
                 checks[name] = _RULE_OPTIONS[name](value, where)
             else:
-                known = ["claims.NAME", "fresh", *_RULE_OPTIONS]
+                known = ["claims.NAME", "fresh", "shadow", *_RULE_OPTIONS]
                 raise ConfigurationError(f"{where}: unknown option {name!r} (one of {known})")
         if claims:
             checks["claims"] = claims
         try:
-            rules.append(Rule(pattern, methods, auth=auth, **checks))
+            rules.append(Rule(pattern, methods, auth=auth, shadow=shadow, **checks))
         except ConfigurationError as exc:
             raise ConfigurationError(f"{where}: {exc}") from None
     return rules

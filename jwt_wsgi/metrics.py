@@ -34,6 +34,8 @@ class Metrics(TypedDict):
     anonymous: int
     #: Refused requests, by reason code (``token_expired``, ``scope_missing``...).
     refused: dict[str, int]
+    #: Requests a shadow rule would have refused, by reason code (they passed).
+    shadow_refused: dict[str, int]
     cache_hits: int
     cache_misses: int
     cache_entries: int
@@ -61,6 +63,9 @@ def samples(metrics: Metrics) -> Iterator[tuple[str, str, dict[str, str], float]
         yield name, help_text, {}, float(metrics[field])  # type: ignore[literal-required]
     for reason, count in sorted(metrics["refused"].items()):
         yield "jwt_wsgi_requests_refused", "Refused requests", {"reason": reason}, float(count)
+    for reason, count in sorted(metrics["shadow_refused"].items()):
+        help_text = "Requests a shadow rule would have refused"
+        yield "jwt_wsgi_requests_shadow_refused", help_text, {"reason": reason}, float(count)
     for provider, count in sorted(metrics["key_fetches"].items()):
         yield "jwt_wsgi_key_fetches", "Key set fetches", {"provider": provider}, float(count)
     for provider, count in sorted(metrics["key_fetch_failures"].items()):

@@ -213,6 +213,7 @@ class JWTMiddleware:
         self.accepted = 0
         self.anonymous = 0
         self.refused: Counter[str] = Counter()
+        self.shadow_refused: Counter[str] = Counter()
         # Bound once: these run for every request.
         self._route = self.rules.route
         self._authenticate = authenticator.authenticate_request
@@ -239,7 +240,9 @@ class JWTMiddleware:
                     if self.principal is not None:
                         environ["jwt.principal"] = self._load_principal(result.claims)
         except AuthError as error:
-            return self._refuse(environ, start_response, error, rule)
+            if rule is None or not rule.shadow:
+                return self._refuse(environ, start_response, error, rule)
+            self._shadow(environ, error, rule)
         except Exception:
             # A bug of ours or of a dependency must not become a 500 with a
             # traceback; fail closed and leave the details in the log.
@@ -278,6 +281,30 @@ class JWTMiddleware:
         if principal is None:
             raise UnknownPrincipal()
         return principal
+
+    def _shadow(self, environ: WSGIEnvironment, error: AuthError, rule: Rule) -> None:
+        """A shadow rule's refusal: logged and counted, and the request goes on."""
+        self.shadow_refused[error.reason] += 1
+        if self.principal is not None:
+            environ.setdefault("jwt.principal", None)
+        logger.info(
+            "shadow rule %s would refuse %s %s with %d %s: %s",
+            rule.pattern,
+            environ.get("REQUEST_METHOD"),
+            environ.get("PATH_INFO"),
+            error.status,
+            error.reason,
+            error.description,
+            extra={
+                "jwt_reason": error.reason,
+                "jwt_status": error.status,
+                "jwt_method": environ.get("REQUEST_METHOD"),
+                "jwt_path": environ.get("PATH_INFO"),
+                "jwt_rule": rule.pattern,
+                "jwt_detail": error.detail,
+                "jwt_shadow": True,
+            },
+        )
 
     def _refuse(
         self,
@@ -347,7 +374,8 @@ class JWTMiddleware:
 
         Requests ``accepted`` (a token passed every check), ``anonymous`` (let
         through without a token: a public or optional path, a preflight) and
-        ``refused`` by reason code; the token cache's hits, misses and size;
+        ``refused`` by reason code (and ``shadow_refused``: what shadow rules
+        would have refused); the token cache's hits, misses and size;
         per provider, key set fetches and failed fetches; and revocation
         checks that could not be answered. Counts since construction, per
         process (see :mod:`jwt_wsgi.metrics` for Prometheus).
@@ -362,6 +390,7 @@ class JWTMiddleware:
             accepted=self.accepted,
             anonymous=self.anonymous,
             refused=dict(self.refused),
+            shadow_refused=dict(self.shadow_refused),
             cache_hits=authenticator.cache.hits,
             cache_misses=authenticator.cache.misses,
             cache_entries=len(authenticator.cache),

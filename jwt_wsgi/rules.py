@@ -36,6 +36,7 @@ from werkzeug.routing import Rule as _WerkzeugRule
 from . import _checks
 from ._checks import Duration
 from .errors import (
+    AuthError,
     ClaimMismatch,
     ConditionFailed,
     ConfigurationError,
@@ -81,9 +82,22 @@ class Policy:
     or on the paths of a :class:`Rule`.
 
     :param claims: each claim must equal the value, or contain it when the
-        claim is a list. A list of values requires all of them.
+        claim is a list. A list of values requires all of them. A name with
+        dots that is not itself a claim is a path into nested objects:
+        ``{"realm_access.roles": "admin"}`` reads Keycloak's
+        ``{"realm_access": {"roles": [...]}}`` (a claim literally named
+        ``https://example.com/roles`` is still read as one name).
     :param scopes: all must be in the space-delimited ``scope`` claim (or the
         ``scp`` list), e.g. ``["read", "write"]``.
+    :param any_scopes: sets of scopes, any one of which is enough, each
+        written space-separated: ``["read write", "admin"]`` accepts a token
+        with both ``read`` and ``write``, or with ``admin``.
+    :param any_of: policies of which at least one must pass, e.g. different
+        checks per provider: ``[Policy(providers=["staff"], claims=...),
+        Policy(providers=["partners"], scopes=...)]``. When none passes, the
+        refusal raised is the first from a policy for the token's provider
+        and kind (else the first).
+    :param all_of: policies that must all pass, besides this one's checks.
     :param when: ``fn(claims, environ) -> bool`` for anything else; only
         ``True`` allows. An exception counts as a refusal and is logged.
     :param providers: names of the providers whose tokens are accepted (all,
@@ -108,12 +122,15 @@ class Policy:
         *,
         claims: Mapping[str, Any] | None = None,
         scopes: Iterable[str] | None = None,
+        any_scopes: Iterable[str] | None = None,
         when: Condition | None = None,
         providers: Iterable[str] | None = None,
         kinds: Iterable[Kind] | None = None,
         fresh: bool | Duration = False,
         max_age: Duration | None = None,
         acr: Iterable[str] | None = None,
+        any_of: Iterable[Policy] | None = None,
+        all_of: Iterable[Policy] | None = None,
     ) -> None:
         where = getattr(self, "_where", "policy: ")
         if claims is not None and not isinstance(claims, Mapping):
@@ -125,6 +142,19 @@ class Policy:
         if not all(isinstance(name, str) for name in self.claims):
             raise ConfigurationError(f"{where}claim names must be strings")
         self.scopes = _checks.strings(scopes, where + "scopes", example="['read', 'write']")
+        if any(" " in scope for scope in self.scopes):
+            raise ConfigurationError(
+                f"{where}a scope name has no spaces (RFC 6749 section 3.3); for any one of "
+                "several sets of scopes, write any_scopes=['read write', 'admin']"
+            )
+        sets = _checks.strings(any_scopes, where + "any_scopes", example="['read write', 'admin']")
+        self.any_scopes = tuple(frozenset(s.split()) for s in sets)
+        if any(not scope_set for scope_set in self.any_scopes):
+            raise ConfigurationError(f"{where}any_scopes holds an empty set of scopes")
+        self.any_of = _policies(any_of, where + "any_of")
+        self.all_of = _policies(all_of, where + "all_of")
+        # A name with dots that the token may hold nested: read either way.
+        self._paths = {name: tuple(name.split(".")) for name in self.claims if "." in name}
         _checks.callable_or_none(when, where + "when", "(claims, environ) -> bool")
         self.when = when
         self.providers = (
@@ -157,6 +187,9 @@ class Policy:
             or self.kinds is not None
             or self.max_age is not None
             or self.acr
+            or self.any_scopes
+            or self.any_of
+            or self.all_of
         )
 
     def authorize(
@@ -169,14 +202,48 @@ class Policy:
             raise WrongTokenKind(detail=f"a {result.kind} token")
         claims = result.claims
         for name, expected in self.claims.items():
-            if not _claim_matches(claims.get(name), expected):
+            if not _claim_matches(self._claim(claims, name), expected):
                 raise ClaimMismatch(detail=f"claim {name!r}")
-        if self.scopes and not _granted_scopes(claims).issuperset(self.scopes):
-            raise ScopeMissing(scope=self.scopes)
+        if self.scopes or self.any_scopes:
+            granted = _granted_scopes(claims)
+            if self.scopes and not granted.issuperset(self.scopes):
+                raise ScopeMissing(scope=self.scopes)
+            if self.any_scopes and not any(granted >= wanted for wanted in self.any_scopes):
+                raise ScopeMissing(scope=sorted(self.any_scopes[0]), detail="any_scopes")
+        for policy in self.all_of:
+            policy.authorize(result, environ, clock)
+        if self.any_of:
+            self._authorize_any(result, environ, clock)
         if self.max_age is not None or self.acr:
             self._check_authentication(claims, clock)
         if self.when is not None and not self._call_when(claims, environ):
             raise ConditionFailed(detail=f"when={getattr(self.when, '__name__', 'callable')}")
+
+    def _claim(self, claims: Mapping[str, Any], name: str) -> Any:
+        """A claim by name, or by its dotted path into nested objects."""
+        if name in claims or name not in self._paths:
+            return claims.get(name)
+        value: Any = claims
+        for part in self._paths[name]:
+            if not isinstance(value, Mapping):
+                return None
+            value = value.get(part)
+        return value
+
+    def _authorize_any(
+        self, result: Authenticated, environ: WSGIEnvironment, clock: Callable[[], float]
+    ) -> None:
+        errors: list[AuthError] = []
+        for policy in self.any_of:
+            try:
+                policy.authorize(result, environ, clock)
+                return
+            except AuthError as error:
+                errors.append(error)
+        # The most telling refusal: from a policy meant for this token's
+        # provider and kind, when there is one.
+        fitting = [e for e in errors if not isinstance(e, ProviderNotAccepted | WrongTokenKind)]
+        raise (fitting or errors)[0]
 
     def _check_authentication(self, claims: Mapping[str, Any], clock: Callable[[], float]) -> None:
         """RFC 9470: the login behind the token is recent enough and strong enough."""
@@ -207,6 +274,9 @@ class PolicyOptions(TypedDict, total=False):
 
     claims: Mapping[str, Any] | None
     scopes: Iterable[str] | None
+    any_scopes: Iterable[str] | None
+    any_of: Iterable[Policy] | None
+    all_of: Iterable[Policy] | None
     when: Condition | None
     providers: Iterable[str] | None
     kinds: Iterable[Kind] | None
@@ -228,6 +298,10 @@ class Rule(Policy):
     :param locations: where the token is read on these paths (the
         authenticator's locations by default), e.g. ``["query"]`` for a
         download link only.
+    :param shadow: decide, log and count as usual, but let the request
+        through whatever the decision (``False``): to roll protection out on a
+        live service and see what it would refuse first. The app sees the
+        claims when the token itself was valid. Unsafe paths are still refused.
     :param checks: the keywords of :class:`Policy` (``claims``, ``scopes``,
         ``when``, ``providers``, ``kinds``, ``fresh``, ``max_age``, ``acr``).
         ``kinds`` is ``["access"]`` unless given: a refresh token is refused
@@ -244,6 +318,7 @@ class Rule(Policy):
         *,
         auth: Auth = "required",
         locations: Sequence[Location] | None = None,
+        shadow: bool = False,
         **checks: Unpack[PolicyOptions],
     ) -> None:
         if not isinstance(pattern, str) or not pattern.startswith("/"):
@@ -278,9 +353,10 @@ class Rule(Policy):
         self.locations = (
             None if locations is None else check_locations(locations, where + "locations")
         )
-        if self.auth == "public" and (checks or locations is not None):
+        self.shadow = _checks.flag(shadow, where + "shadow")
+        if self.auth == "public" and (checks or locations is not None or shadow):
             raise ConfigurationError(
-                f"{where}a public rule cannot check tokens or name where they are read"
+                f"{where}a public rule cannot check tokens, name where they are read, or shadow"
             )
         super().__init__(**checks)
         if "kinds" not in checks and self.auth != "public":
@@ -291,7 +367,8 @@ class Rule(Policy):
 
     def __repr__(self) -> str:
         methods = sorted(self.methods) if self.methods else None
-        return f"Rule({self.pattern!r}, {methods!r}, auth={self.auth!r})"
+        shadow = ", shadow=True" if self.shadow else ""
+        return f"Rule({self.pattern!r}, {methods!r}, auth={self.auth!r}{shadow})"
 
 
 def _claim_matches(actual: Any, expected: Any) -> bool:
@@ -301,6 +378,17 @@ def _claim_matches(actual: Any, expected: Any) -> bool:
     if isinstance(actual, list):
         return all(w in actual for w in wanted)
     return len(wanted) == 1 and type(actual) is type(wanted[0]) and actual == wanted[0]
+
+
+def _policies(value: Iterable[Policy] | None, option: str) -> tuple[Policy, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, Policy) or not isinstance(value, Iterable):
+        raise ConfigurationError(f"{option} must be a list of Policy objects")
+    policies = tuple(value)
+    if not policies or not all(isinstance(p, Policy) and not isinstance(p, Rule) for p in policies):
+        raise ConfigurationError(f"{option} must hold at least one Policy, and only Policy objects")
+    return policies
 
 
 def _granted_scopes(claims: Mapping[str, Any]) -> set[str]:
