@@ -19,6 +19,7 @@ subclass per refusal reason.
 from __future__ import annotations
 
 import difflib
+import hmac
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,14 +28,18 @@ from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from . import _checks
 from .cache import TokenCache
+from .certificates import ClientCertificates
 from .cookies import read_cookie
 from .errors import (
+    CertificateMismatch,
+    CertificateRequired,
     ConfigurationError,
     InvalidIssuer,
     MalformedToken,
     RevocationCheckFailed,
     RevocationUnavailable,
     RevokedToken,
+    TokenNotBound,
     TokenTooLarge,
 )
 from .keys import KeyInput, KeyRing
@@ -92,6 +97,13 @@ class Authenticator:
     :param cache_size: verified tokens remembered (``10000``; ``0`` is off).
     :param max_token_bytes: longer tokens are refused unparsed (``8192``,
         about 6 KiB of claims JSON once base64url-encoded).
+    :param certificate_environ: for certificate-bound tokens (RFC 8705), the
+        environ key the server fills with the client's PEM certificate (e.g.
+        ``"SSL_CLIENT_CERT"``); ``None`` by default.
+    :param certificate_header: instead, a header a trusted TLS-terminating
+        proxy sets with the URL-encoded PEM certificate (e.g.
+        ``"X-Client-Cert"``); never trusted unless named. See
+        :mod:`jwt_wsgi.certificates`.
     :param clock: returns the current Unix time (``time.time``); tests freeze it.
     """
 
@@ -104,6 +116,8 @@ class Authenticator:
         sources: TokenSources | None = None,
         cache_size: int = 10_000,
         max_token_bytes: int = 8192,
+        certificate_environ: str | None = None,
+        certificate_header: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if isinstance(providers, Provider):
@@ -147,6 +161,9 @@ class Authenticator:
         self._prefix_length = len(self._prefix)
         # A header longer than this cannot hold a token we would accept.
         self._max_header = self.max_token_bytes + len(self._prefix) + 64
+        self.certificates = ClientCertificates(
+            environ_key=certificate_environ, header=certificate_header
+        )
         self.cache = TokenCache(_checks.count(cache_size, "cache_size"))
         self._cached = self.cache.peek
         self._is_revoked = _revocation_check(revocation)
@@ -238,6 +255,8 @@ class Authenticator:
             ):
                 cached.used = True
                 self.cache.hits += 1
+                if cached.needs_certificate:
+                    self._check_certificate(cached, environ)
                 # fresh_claims() and fresh_header(), inlined for the usual flat token.
                 claims = cached.claims.copy() if not cached.nested else cached.fresh_claims()
                 if self._is_revoked is not None:
@@ -249,7 +268,7 @@ class Authenticator:
         token = self.source.parse(value)
         if token is None:
             return None
-        return self._authenticate(token, now, self.cache.get(token))
+        return self._authenticate(token, now, self.cache.get(token), environ)
 
     def _from_cookie(self, environ: WSGIEnvironment) -> Authenticated | None:
         """The cookie-only case, the browser app's: read, cache, then CSRF."""
@@ -269,7 +288,7 @@ class Authenticator:
                 self._cookie_memo[header] = token
         if len(token) > self.max_token_bytes:
             raise TokenTooLarge()
-        result = self._authenticate(token, self._clock(), self.cache.get(token))
+        result = self._authenticate(token, self._clock(), self.cache.get(token), environ)
         if environ.get("REQUEST_METHOD") not in SAFE_METHODS:
             self.sources.check_csrf(environ, result.claims)
         return result
@@ -284,7 +303,7 @@ class Authenticator:
         token, location = found
         if len(token) > self.max_token_bytes:
             raise TokenTooLarge()
-        result = self._authenticate(token, self._clock(), self.cache.get(token))
+        result = self._authenticate(token, self._clock(), self.cache.get(token), environ)
         if location == "cookie":
             self.sources.check_csrf(environ, result.claims)
         elif location == "query":
@@ -310,14 +329,20 @@ class Authenticator:
             KeyRing(key, settings.algorithms, allow_weak_hmac_keys=settings.allow_weak_hmac_keys)
         )
 
-    def _authenticate(self, token: str, now: float, cached: Verified | None) -> Authenticated:
+    def _authenticate(
+        self,
+        token: str,
+        now: float,
+        cached: Verified | None,
+        environ: WSGIEnvironment | None = None,
+    ) -> Authenticated:
         if cached is not None:
             # Verified.holds, inlined: the cache hit of every location but the header.
             if (
                 cached.verifier.keys.current() is cached.ring
                 and cached.valid_from <= now < cached.valid_until
             ):
-                return self._accept(token, cached)
+                return self._accept(token, cached, environ)
             self.cache.discard(token)
             if cached.verifier.keys.current() is cached.ring:
                 cached.verifier.check_time(cached, now)  # the same keys: time ran out
@@ -325,7 +350,7 @@ class Authenticator:
         verified = verifier.verify_static(token)
         verifier.check_time(verified, now)
         self.cache.put(token, verified)
-        return self._accept(token, verified)
+        return self._accept(token, verified, environ)
 
     def _choose_verifier(self, token: str) -> Verifier:
         """The provider the token's ``iss`` names (read unverified, trusted for nothing else)."""
@@ -335,17 +360,32 @@ class Authenticator:
             raise InvalidIssuer()
         return verifier
 
-    def _accept(self, token: str, verified: Verified) -> Authenticated:
-        """The per-caller result, after the revocation check that every request makes.
+    def _accept(
+        self, token: str, verified: Verified, environ: WSGIEnvironment | None = None
+    ) -> Authenticated:
+        """The per-caller result, after the checks every request makes: the
+        certificate a token is bound to, and revocation.
 
         (Inlined in :meth:`authenticate_request` for the usual cache hit.)
         """
+        if verified.needs_certificate:
+            self._check_certificate(verified, environ)
         claims = verified.fresh_claims()
         if self._is_revoked is not None:
             self._check_revocation(claims, verified, token)
         return Authenticated(
             token, claims, verified.fresh_header(), verified.provider, verified.kind
         )
+
+    def _check_certificate(self, verified: Verified, environ: WSGIEnvironment | None) -> None:
+        """RFC 8705: the request's client certificate is the one the token is bound to."""
+        presented = self.certificates.thumbprint(environ)
+        if presented is None:
+            raise CertificateRequired()
+        if verified.x5t is None:
+            raise TokenNotBound()
+        if not hmac.compare_digest(presented, verified.x5t):
+            raise CertificateMismatch()
 
     def _check_revocation(self, claims: dict[str, Any], verified: Verified, token: str) -> None:
         assert self._is_revoked is not None
@@ -385,6 +425,8 @@ class AuthenticatorOptions(ProviderOptions, SourceOptions, total=False):
     sources: TokenSources | None
     cache_size: int
     max_token_bytes: int
+    certificate_environ: str | None
+    certificate_header: str | None
     clock: Callable[[], float]
 
 

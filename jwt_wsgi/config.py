@@ -122,6 +122,7 @@ _PROVIDER: dict[str, Callable[[str, str], Any]] = {
     "require": _list,
     "typ": _list,
     "profile": _optional_text,
+    "mtls": _text,
     "allow_numeric_sub": _bool,
     "allow_weak_hmac_keys": _bool,
     "allow_http": _bool,
@@ -130,6 +131,8 @@ _PROVIDER: dict[str, Callable[[str, str], Any]] = {
 _OTHER: dict[str, Callable[[str, str], Any]] = {
     "cache_size": _int,
     "max_token_bytes": _int,
+    "certificate_environ": _optional_text,
+    "certificate_header": _optional_text,
     "revocation_unavailable": _text,
     "locations": _list,
     "header": _text,

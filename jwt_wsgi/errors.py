@@ -336,6 +336,27 @@ class UnknownPrincipal(InvalidToken):
     default_description = "the token's subject is not a known user"
 
 
+class CertificateRequired(InvalidToken):
+    """The token is bound to a client certificate (RFC 8705), or must be, and none came."""
+
+    reason = "certificate_missing"
+    default_description = "the token needs the client certificate it is bound to"
+
+
+class CertificateMismatch(InvalidToken):
+    """The client certificate is not the one the token is bound to (``cnf.x5t#S256``)."""
+
+    reason = "cnf_mismatch"
+    default_description = "the client certificate does not match the token"
+
+
+class TokenNotBound(InvalidToken):
+    """The provider requires certificate-bound tokens (``mtls="required"``); this one is not."""
+
+    reason = "token_not_bound"
+    default_description = "the token is not bound to a client certificate"
+
+
 class VerificationFailed(InvalidToken):
     """An unexpected error inside verification: fail closed (the details are logged)."""
 

@@ -62,6 +62,12 @@ class Provider:
         ``client_id``, ``iat`` and ``jti`` must be present; it needs
         ``issuer`` and ``audience`` (the resource's identifier, section 4).
         ``None`` (the default) applies no profile.
+    :param mtls: certificate-bound tokens (RFC 8705): ``"allowed"`` (the
+        default) checks a token bound to a certificate (``cnf.x5t#S256``)
+        against the client certificate and accepts unbound tokens;
+        ``"required"`` accepts bound tokens only. Where the certificate comes
+        from is the :class:`~jwt_wsgi.Authenticator`'s ``certificate_environ``
+        or ``certificate_header``; without either, bound tokens are refused.
     :param allow_numeric_sub: accept a number as ``sub`` (``False``). RFC 7519
         makes ``sub`` a string; some legacy issuers send user ids as numbers.
     :param allow_weak_hmac_keys: accept HMAC secrets shorter than the hash
@@ -82,6 +88,7 @@ class Provider:
         require: Sequence[str] = ("exp",),
         typ: str | Collection[str] | None = None,
         profile: Literal["rfc9068"] | None = None,
+        mtls: Literal["allowed", "required"] = "allowed",
         allow_numeric_sub: bool = False,
         allow_weak_hmac_keys: bool = False,
         allow_http: bool = False,
@@ -114,6 +121,7 @@ class Provider:
             self.typ = frozenset({"at+jwt"})
             self.require = tuple(dict.fromkeys((*self.require, *RFC9068_CLAIMS)))
         self.profile = profile
+        self.mtls = _checks.choice(mtls, where + "mtls", ("allowed", "required"))
         self.allow_numeric_sub = _checks.flag(allow_numeric_sub, "allow_numeric_sub")
         self.allow_weak_hmac_keys = _checks.flag(allow_weak_hmac_keys, "allow_weak_hmac_keys")
         self.allow_http = _checks.flag(allow_http, "allow_http")
@@ -164,6 +172,7 @@ class ProviderOptions(TypedDict, total=False):
     require: Sequence[str]
     typ: str | Collection[str] | None
     profile: Literal["rfc9068"] | None
+    mtls: Literal["allowed", "required"]
     allow_numeric_sub: bool
     allow_weak_hmac_keys: bool
     allow_http: bool

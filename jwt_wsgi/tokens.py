@@ -94,6 +94,11 @@ class Verified:
     #: The denylist entries that could revoke the token (its id, family,
     #: subject, session); filled in the first time a revocation check needs them.
     revocation_keys: tuple[str, ...] | None = None
+    #: The certificate thumbprint the token is bound to (``cnf.x5t#S256``, RFC 8705).
+    x5t: str | None = None
+    #: Whether each request must present a client certificate for it: the
+    #: token is bound to one, or its provider requires binding.
+    needs_certificate: bool = False
     #: Cache bookkeeping: set on each hit, cleared when eviction passes it by.
     used: bool = False
 
@@ -271,6 +276,7 @@ class Verifier:
         self._issuer = provider.issuer
         self._audience = provider.audience
         self._typ = provider.typ
+        self._mtls_required = provider.mtls == "required"
         self._numeric_sub = provider.allow_numeric_sub
         required = dict.fromkeys(provider.require)
         if provider.audience:
@@ -372,6 +378,7 @@ class Verifier:
         if self._issuer is not None and claims.get("iss") != self._issuer:
             raise InvalidIssuer()
         self._check_audience(claims)
+        x5t = self._confirmation(claims)
         exp = claims.get("exp")
         starts = [claims[name] for name in ("nbf", "iat") if name in claims]
         return Verified(
@@ -386,6 +393,8 @@ class Verifier:
             kind=token_kind(header, claims),
             nested=tuple([k for k, v in claims.items() if type(v) is dict or type(v) is list]),
             header_nested=any(type(v) is dict or type(v) is list for v in header.values()),
+            x5t=x5t,
+            needs_certificate=x5t is not None or self._mtls_required,
         )
 
     def check_time(self, verified: Verified, now: float) -> None:
@@ -401,6 +410,25 @@ class Verifier:
             if nbf is not None and nbf > now + self._leeway:
                 raise ImmatureToken()
             raise IssuedInFuture()
+
+    def _confirmation(self, claims: dict[str, Any]) -> str | None:
+        """The certificate a token is bound to (RFC 8705), if any.
+
+        A token bound to a DPoP key (``cnf.jkt``, RFC 9449) is refused: sent as
+        a bearer token it would be a downgrade, and DPoP proofs are not checked
+        here.
+        """
+        cnf = claims.get("cnf")
+        if cnf is None:
+            return None
+        if not isinstance(cnf, dict):
+            raise InvalidClaim("the token's 'cnf' claim is not an object")
+        if "jkt" in cnf:
+            raise UnsupportedToken("a DPoP-bound token is not accepted as a bearer token")
+        x5t = cnf.get("x5t#S256")
+        if x5t is not None and (not isinstance(x5t, str) or not x5t):
+            raise InvalidClaim("the token's 'cnf' x5t#S256 is not a thumbprint")
+        return x5t
 
     def _check_audience(self, claims: dict[str, Any]) -> None:
         if "aud" not in claims:
