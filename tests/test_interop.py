@@ -84,3 +84,42 @@ def test_pyjwt_alone_cannot_load_an_ed448_jwk_without_alg() -> None:
     public, _ = jwcrypto_pair("Ed448", "k")
     with pytest.raises(jwt.PyJWTError, match="Ed448"):
         jwt.PyJWK.from_dict(public)
+
+
+def test_certificate_bound_tokens_from_other_libraries(clock: Clock) -> None:
+    """``cnf.x5t#S256`` tokens made by jwcrypto and joserfc, checked against the certificate."""
+    from cryptography.hazmat.primitives import serialization
+    from joserfc import jwt as jjwt
+    from joserfc.jwk import ECKey
+    from jwcrypto import jwk
+    from jwcrypto import jwt as cjwt
+
+    from jwt_wsgi import CertificateMismatch
+
+    from .tlsproxy import Authority, thumbprint
+
+    authority = Authority()
+    _, _, cert = authority.issue("interop")
+    _, _, other = authority.issue("interop-other")
+    claims = {**CLAIMS, "cnf": {"x5t#S256": thumbprint(cert)}}
+    made = {}
+    key = jwk.JWK.generate(kty="EC", crv="P-256", kid="c1")
+    signed = cjwt.JWT(header={"alg": "ES256", "kid": "c1"}, claims=claims)
+    signed.make_signed_token(key)
+    made["jwcrypto"] = (json.loads(key.export_public()), signed.serialize())
+    rfc_key = ECKey.generate_key("P-256")
+    token = jjwt.encode({"alg": "ES256", "kid": "c2"}, claims, rfc_key, algorithms=["ES256"])
+    made["joserfc"] = ({**rfc_key.as_dict(private=False), "kid": "c2"}, token)
+    for library, (public, token) in made.items():
+        authenticator = Authenticator(
+            Provider("p", ["ES256"], key={"keys": [public]}),
+            clock=clock,
+            certificate_environ="SSL_CLIENT_CERT",
+        )
+        pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+        environ = {"HTTP_AUTHORIZATION": f"Bearer {token}", "SSL_CLIENT_CERT": pem}
+        result = authenticator.authenticate_request(environ)
+        assert result is not None and result.claims["sub"] == "interop", library
+        environ["SSL_CLIENT_CERT"] = other.public_bytes(serialization.Encoding.PEM).decode()
+        with pytest.raises(CertificateMismatch):
+            authenticator.authenticate_request(environ)
