@@ -31,18 +31,19 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest --benchmark-disable --cov --cov-report=term
 
-## test-min: the suite with every dependency at the floor setup.cfg declares
+## test-min: the suite with every dependency (extras too) at the floor setup.cfg declares
 # flask-jwt-extended (a benchmark peer) needs PyJWT 2.11 from 4.7.2 on.
 test-min: $(STAMP)
 	$(PYTHON) -m venv .venv-min
 	.venv-min/bin/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -c "import configparser, re; c = configparser.ConfigParser(); \
 		c.read('setup.cfg'); reqs = c['options']['install_requires'].split(chr(10)); \
+		reqs += [r for extra in c['options.extras_require'].values() for r in extra.split(chr(10))]; \
 		print(chr(10).join(re.sub(r'\[.*?\]', '', r).split(',')[0].replace('>=', '==') \
 		for r in reqs if r.strip()))" > .venv-min/floors.txt
 	echo 'flask-jwt-extended<4.7.2' >> .venv-min/floors.txt
 	.venv-min/bin/python -m pip install --quiet -c .venv-min/floors.txt -e . --group test
-	.venv-min/bin/python -m pip freeze | grep -iE '^(pyjwt|cryptography|werkzeug|webob)=='
+	.venv-min/bin/python -m pip freeze | grep -iE '^(pyjwt|cryptography|werkzeug|webob|flask|redis|prometheus.client)=='
 	.venv-min/bin/pytest --benchmark-disable -q -p no:cacheprovider
 
 ## test-matrix: the suite on every other installed CPython 3.12+ (pyenv)
