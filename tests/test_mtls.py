@@ -133,12 +133,19 @@ def proxied(gunicorn: Any, authority: Authority) -> Iterator[TlsProxy]:
     proxy.close()
 
 
-def tls_get(proxy: TlsProxy, authority: Authority, name: str | None, sent: str,
-            headers: dict[str, str] | None = None) -> tuple[int, Any]:  # fmt: skip
+def client_context(authority: Authority, name: str | None) -> tuple[ssl.SSLContext, Any]:
+    """A TLS client trusting the CA, with a new client certificate ``name`` (or none)."""
     context = ssl.create_default_context(cafile=str(authority.ca_file))
+    cert = None
     if name is not None:
-        cert_file, key_file, _ = authority.issue(name)
+        cert_file, key_file, cert = authority.issue(name)
         context.load_cert_chain(cert_file, key_file)
+    return context, cert
+
+
+def tls_get(
+    proxy: TlsProxy, context: ssl.SSLContext, sent: str, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
     conn = http.client.HTTPSConnection("127.0.0.1", proxy.port, context=context, timeout=10)
     try:
         conn.request("GET", "/", headers={"Authorization": f"Bearer {sent}", **(headers or {})})
@@ -149,29 +156,17 @@ def tls_get(proxy: TlsProxy, authority: Authority, name: str | None, sent: str,
 
 
 def test_through_a_real_mutual_tls_proxy(proxied: TlsProxy, authority: Authority) -> None:
-    cert_file, key_file, cert = authority.issue("client-a")
-    context = ssl.create_default_context(cafile=str(authority.ca_file))
-    context.load_cert_chain(cert_file, key_file)
+    context, cert = client_context(authority, "client-a")
     sent = bound_to(cert, time.time())
-
-    def get(ctx: ssl.SSLContext, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        conn = http.client.HTTPSConnection("127.0.0.1", proxied.port, context=ctx, timeout=10)
-        try:
-            conn.request("GET", "/", headers={"Authorization": f"Bearer {sent}", **(headers or {})})
-            answer = conn.getresponse()
-            return answer.status, json.loads(answer.read())
-        finally:
-            conn.close()
-
-    status, body = get(context)
+    status, body = tls_get(proxied, context, sent)
     assert status == 200 and body["claims"]["sub"] == "svc"
     # Another client certificate from the same CA: the token is not theirs.
-    status, body = tls_get(proxied, authority, "client-b", sent)
+    status, body = tls_get(proxied, client_context(authority, "client-b")[0], sent)
     assert status == 401 and body["error"] == "invalid_token"
     # Claiming the right certificate in a header does not help: the proxy replaces it.
     forged = {"X-Client-Cert": quote(pem(cert), safe="")}
-    status, _ = tls_get(proxied, authority, "client-c", sent, forged)
+    status, _ = tls_get(proxied, client_context(authority, "client-c")[0], sent, forged)
     assert status == 401
     # Without a client certificate the TLS handshake itself fails.
     with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
-        tls_get(proxied, authority, None, sent)
+        tls_get(proxied, client_context(authority, None)[0], sent)
