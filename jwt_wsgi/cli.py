@@ -405,18 +405,16 @@ def routes(args: argparse.Namespace, out: TextIO) -> int:
 
     app, middleware = _load_app(args.app)
     reports, unused = audit_routes(middleware, find_routes(app))
-    failing = [r for r in reports if set(args.fail_on) & set(r.flags)]
-    if "unused-rule" in args.fail_on and unused:
-        failing_unused = unused
-    else:
-        failing_unused = []
+    findings = sum(1 for r in reports if set(args.fail_on) & set(r.flags))
+    if "unused-rule" in args.fail_on:
+        findings += len(unused)
     if args.json:
         rows = [
             {"pattern": r.route.pattern, "method": r.method, "mode": r.mode, "rule": r.rule,
              "checks": r.checks, "flags": r.flags}
             for r in reports
         ]  # fmt: skip
-        _emit(out, ok=not (failing or failing_unused), routes=rows, unused_rules=unused)
+        _emit(out, ok=not findings, routes=rows, unused_rules=unused)
     else:
         width = max((len(r.route.pattern) for r in reports), default=10)
         for r in reports:
@@ -427,11 +425,9 @@ def routes(args: argparse.Namespace, out: TextIO) -> int:
             print(line.rstrip() + flags, file=out)
         for pattern in unused:
             print(f"unused rule: {pattern} matches no route  [unused-rule]", file=out)
-    if failing or failing_unused:
+    if findings:
         print(
-            f"jwt-wsgi routes: {len(failing) + len(failing_unused)} finding(s) of "
-            f"{', '.join(args.fail_on)}",
-            file=sys.stderr,
+            f"jwt-wsgi routes: {findings} finding(s) of {', '.join(args.fail_on)}", file=sys.stderr
         )
         return REFUSED
     return OK
