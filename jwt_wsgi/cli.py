@@ -37,21 +37,19 @@ from typing import Any, NoReturn, TextIO
 import jwt
 
 from .authenticator import Authenticator
+from .config import parse_duration
 from .errors import AuthError, ConfigurationError
 from .jwks import RemoteKeySet
-from .keys import ALGORITHM_KEY_TYPES
+from .keys import _EC_CURVES, _JWK_LOADERS, ALGORITHM_KEY_TYPES
 from .minter import Minter
-from .signing import generate_key, signing_key, thumbprint
+from .signing import generate_key, key_family, new_key, public_jwk, signing_key, thumbprint
 from .tokens import b64decode, parse_json_object
 
 #: Exit codes, documented above.
 OK, REFUSED, USAGE = 0, 1, 2
 
 _BASE64URL = re.compile(r"^[A-Za-z0-9_-]+$")
-_DURATION = re.compile(r"^(\d+)([smhd]?)$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _TIME_CLAIMS = ("iat", "nbf", "exp", "auth_time")
-_CURVE_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
 
 
 class _Failure(Exception):
@@ -93,7 +91,7 @@ def keygen(args: argparse.Namespace, out: TextIO) -> int:
     if ALGORITHM_KEY_TYPES[algorithm] == "oct":
         if args.format == "pem":
             raise _Failure("an HMAC secret has no PEM form; use --format jwk")
-        secret = secrets.token_bytes(64)
+        secret = new_key(algorithm)
         kid = kid or secrets.token_urlsafe(12)
         private: dict[str, Any] = {"kty": "oct", "k": _b64(secret)}
         public = None
@@ -194,7 +192,7 @@ def _signing_key_file(path: str, algorithm: str | None) -> tuple[Any, str, str |
         except (ValueError, TypeError) as exc:
             raise _Failure(f"{path} holds no unencrypted private key: {exc}") from None
         algorithm = _jwk_algorithm(
-            jwt.get_algorithm_by_name(_family(private)).to_jwk(private, as_dict=True), path
+            jwt.get_algorithm_by_name(key_family(private)).to_jwk(private, as_dict=True), path
         )
     return data, algorithm, None
 
@@ -213,35 +211,18 @@ def _pem_public_jwk(data: bytes, path: str) -> dict[str, Any]:
             key = load_pem_public_key(data)
         except (ValueError, TypeError):
             raise _Failure(f"{path} holds no PEM key (or an encrypted one)") from None
-    family = _family(key)
-    jwk: dict[str, Any] = jwt.get_algorithm_by_name(family).to_jwk(key, as_dict=True)
-    jwk.pop("key_ops", None)
-    jwk.update(use="sig", alg=_jwk_algorithm(jwk, path), kid=thumbprint(key))
+    jwk = public_jwk(key, key_family(key), thumbprint(key))
+    jwk["alg"] = _jwk_algorithm(jwk, path)  # the family's, made exact (ES384, ...)
     return jwk
 
 
-def _family(key: Any) -> str:
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
-        return "RS256"
-    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
-        return "ES256"
-    return "EdDSA"
-
-
 def _jwk_algorithm(jwk: dict[str, Any], path: str) -> str:
-    """The usual algorithm of a JWK without ``alg``."""
+    """The usual algorithm of a JWK without ``alg``, as the key ring picks it."""
     kty = jwk.get("kty")
-    if kty == "RSA":
-        return "RS256"
-    if kty == "EC" and jwk.get("crv") in _CURVE_ALGORITHMS:
-        return _CURVE_ALGORITHMS[jwk["crv"]]
-    if kty == "OKP":
-        return "EdDSA"
-    if kty == "oct":
-        return "HS256"
-    raise _Failure(f"{path}: cannot tell the algorithm of this key; pass --alg")
+    algorithm = _EC_CURVES.get(jwk.get("crv", "")) if kty == "EC" else _JWK_LOADERS.get(kty or "")
+    if algorithm is None:
+        raise _Failure(f"{path}: cannot tell the algorithm of this key; pass --alg")
+    return algorithm
 
 
 def _value(text: str) -> Any:
@@ -253,10 +234,14 @@ def _value(text: str) -> Any:
 
 
 def _duration(text: str) -> int:
-    match = _DURATION.match(text)
-    if match is None or int(match[1]) == 0:
+    """Whole seconds, written as configuration files write them (``15m``)."""
+    try:
+        seconds = parse_duration(text, "lifetime")
+    except ConfigurationError:
+        seconds = 0
+    if seconds <= 0 or seconds != int(seconds):
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 900, 30s, 15m, 2h or 1d")
-    return int(match[1]) * _UNITS[match[2]]
+    return int(seconds)
 
 
 # inspect

@@ -89,7 +89,8 @@ def _int(value: str, what: str) -> int:
         raise ConfigurationError(f"{what}: expected a whole number, got {value!r}") from None
 
 
-def _duration(value: str, what: str) -> float:
+def parse_duration(value: str, what: str) -> float:
+    """Seconds from ``30``, ``30s``, ``15m``, ``2h`` or ``1d``; errors start with ``what``."""
     match = _DURATION.match(value)
     if match is None:
         raise ConfigurationError(
@@ -118,7 +119,7 @@ _PROVIDER: dict[str, Callable[[str, str], Any]] = {
     "issuer": _optional_text,
     "jwks_url": _optional_text,
     "audience": _list,
-    "leeway": _duration,
+    "leeway": parse_duration,
     "require": _list,
     "typ": _list,
     "profile": _optional_text,
@@ -378,15 +379,19 @@ class _Reader:
             raise ConfigurationError(f"{self.label('revocation_url')}: {exc}") from None
 
 
+def _comma_list(value: str, what: str) -> list[str]:
+    return [item for item in value.split(",") if item]
+
+
 #: A rule option's parser; lists come comma-separated.
 _RULE_OPTIONS: dict[str, Callable[[str, str], Any]] = {
-    "scopes": lambda v, w: [s for s in v.split(",") if s],
-    "any_scopes": lambda v, w: [s.replace("+", " ") for s in v.split(",") if s],
-    "providers": lambda v, w: [s for s in v.split(",") if s],
-    "kinds": lambda v, w: [s for s in v.split(",") if s],
-    "acr": lambda v, w: [s for s in v.split(",") if s],
-    "locations": lambda v, w: [s for s in v.split(",") if s],
-    "max_age": _duration,
+    "scopes": _comma_list,
+    "any_scopes": lambda v, w: [s.replace("+", " ") for s in _comma_list(v, w)],
+    "providers": _comma_list,
+    "kinds": _comma_list,
+    "acr": _comma_list,
+    "locations": _comma_list,
+    "max_age": parse_duration,
 }
 _MODES = ("public", "optional", "required")
 
@@ -440,7 +445,9 @@ def parse_rules(text: str, what: str = "rules") -> list[Any]:
             elif name == "fresh":
                 lowered = value.lower()
                 checks["fresh"] = (
-                    _bool(value, where) if lowered in _TRUE | _FALSE else _duration(value, where)
+                    _bool(value, where)
+                    if lowered in _TRUE | _FALSE
+                    else parse_duration(value, where)
                 )
             elif name in _RULE_OPTIONS:
                 checks[name] = _RULE_OPTIONS[name](value, where)

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .rules import granted_scopes
+
 __all__ = ["ClaimsUser", "JWTUserMiddleware"]
 
 
@@ -45,9 +47,7 @@ class ClaimsUser:
         return self.username
 
     def get_all_permissions(self, obj: Any = None) -> set[str]:
-        scope = self.claims.get("scope", self.claims.get("scp", ""))
-        scopes: Iterable[Any] = scope.split() if isinstance(scope, str) else scope
-        return {s for s in scopes if isinstance(s, str)}
+        return granted_scopes(self.claims)
 
     def has_perm(self, perm: str, obj: Any = None) -> bool:
         return perm in self.get_all_permissions(obj)

@@ -287,24 +287,7 @@ class JWTMiddleware:
         self.shadow_refused[error.reason] += 1
         if self.principal is not None:
             environ.setdefault("jwt.principal", None)
-        logger.info(
-            "shadow rule %s would refuse %s %s with %d %s: %s",
-            rule.pattern,
-            environ.get("REQUEST_METHOD"),
-            environ.get("PATH_INFO"),
-            error.status,
-            error.reason,
-            error.description,
-            extra={
-                "jwt_reason": error.reason,
-                "jwt_status": error.status,
-                "jwt_method": environ.get("REQUEST_METHOD"),
-                "jwt_path": environ.get("PATH_INFO"),
-                "jwt_rule": rule.pattern,
-                "jwt_detail": error.detail,
-                "jwt_shadow": True,
-            },
-        )
+        _log_refusal(f"shadow rule {rule.pattern} would refuse", environ, error, rule.pattern, True)
 
     def _refuse(
         self,
@@ -316,31 +299,13 @@ class JWTMiddleware:
         error.realm = self.realm
         error.resource_metadata = self.resource_metadata
         self.refused[error.reason] += 1
-        # Which rule decided, and what failed: for operators, never the client.
         if rule is None:
             decided = None
         elif rule is self.rules.default:
             decided = "(default)"
         else:
             decided = rule.pattern
-        logger.info(
-            "refused %s %s with %d %s: %s%s%s",
-            environ.get("REQUEST_METHOD"),
-            environ.get("PATH_INFO"),
-            error.status,
-            error.reason,
-            error.description,
-            "" if decided is None else f" (rule {decided})",
-            "" if error.detail is None else f" [{error.detail}]",
-            extra={
-                "jwt_reason": error.reason,
-                "jwt_status": error.status,
-                "jwt_method": environ.get("REQUEST_METHOD"),
-                "jwt_path": environ.get("PATH_INFO"),
-                "jwt_rule": decided,
-                "jwt_detail": error.detail,
-            },
-        )
+        _log_refusal("refused", environ, error, decided)
         if self.on_error is not None:
             try:
                 return self.on_error(environ, start_response, error)
@@ -407,6 +372,34 @@ class JWTMiddleware:
     def set_keys(self, key: KeyInput, *, provider: str = "default") -> None:
         """Replace a provider's keys, offline (see :meth:`Authenticator.set_keys`)."""
         self.authenticator.set_keys(key, provider=provider)
+
+
+def _log_refusal(
+    what: str, environ: WSGIEnvironment, error: AuthError, rule: str | None, shadow: bool = False
+) -> None:
+    """One INFO record per refusal: which rule decided and what failed, for operators
+    only (never sent to the client), also as ``jwt_*`` attributes; never the token."""
+    method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+    logger.info(
+        "%s %s %s with %d %s: %s%s%s",
+        what,
+        method,
+        path,
+        error.status,
+        error.reason,
+        error.description,
+        "" if rule is None or shadow else f" (rule {rule})",
+        "" if error.detail is None else f" [{error.detail}]",
+        extra={
+            "jwt_reason": error.reason,
+            "jwt_status": error.status,
+            "jwt_method": method,
+            "jwt_path": path,
+            "jwt_rule": rule,
+            "jwt_detail": error.detail,
+            **({"jwt_shadow": True} if shadow else {}),
+        },
+    )
 
 
 def _is_preflight(environ: WSGIEnvironment) -> bool:

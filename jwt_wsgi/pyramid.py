@@ -12,18 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from .rules import granted_scopes
+
 __all__ = ["JWTSecurityPolicy", "includeme"]
 
 
 class JWTSecurityPolicy:
     """Pyramid 2 security policy over ``environ["jwt.claims"]``.
 
-    :param scope_claims: the claims holding granted permissions, in order
-        (``scope`` as a space-separated string, ``scp`` as a list).
+    A view's ``permission`` is granted when it is among the token's scopes
+    (``scope``, space-separated, and ``scp``), as rules read them.
     """
-
-    def __init__(self, scope_claims: tuple[str, ...] = ("scope", "scp")) -> None:
-        self.scope_claims = scope_claims
 
     def identity(self, request: Any) -> Any:
         principal = request.environ.get("jwt.principal")
@@ -37,13 +36,8 @@ class JWTSecurityPolicy:
     def permits(self, request: Any, context: Any, permission: str) -> Any:
         from pyramid.security import Allowed, Denied
 
-        claims = request.environ.get("jwt.claims") or {}
-        for name in self.scope_claims:
-            granted = claims.get(name)
-            if granted is not None:
-                scopes = granted.split() if isinstance(granted, str) else granted
-                if isinstance(scopes, list) and permission in scopes:
-                    return Allowed(f"the token grants {permission!r}")
+        if permission in granted_scopes(request.environ.get("jwt.claims") or {}):
+            return Allowed(f"the token grants {permission!r}")
         return Denied(f"the token does not grant {permission!r}")
 
     def remember(self, request: Any, userid: Any, **kw: Any) -> list[tuple[str, str]]:

@@ -205,7 +205,7 @@ class Policy:
             if not _claim_matches(self._claim(claims, name), expected):
                 raise ClaimMismatch(detail=f"claim {name!r}")
         if self.scopes or self.any_scopes:
-            granted = _granted_scopes(claims)
+            granted = granted_scopes(claims)
             if self.scopes and not granted.issuperset(self.scopes):
                 raise ScopeMissing(scope=self.scopes)
             if self.any_scopes and not any(granted >= wanted for wanted in self.any_scopes):
@@ -391,7 +391,8 @@ def _policies(value: Iterable[Policy] | None, option: str) -> tuple[Policy, ...]
     return policies
 
 
-def _granted_scopes(claims: Mapping[str, Any]) -> set[str]:
+def granted_scopes(claims: Mapping[str, Any]) -> set[str]:
+    """The scopes a token grants: its space-delimited ``scope`` and its ``scp`` (list or string)."""
     scope = claims.get("scope")
     granted: set[str] = set(scope.split(" ")) if isinstance(scope, str) else set()
     scp = claims.get("scp")

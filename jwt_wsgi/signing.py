@@ -27,6 +27,7 @@ import fcntl
 import hashlib
 import json
 import os
+import secrets
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -79,15 +80,19 @@ class SigningKey:
         """The public half as a JWK, or ``None`` for an HMAC secret (never published)."""
         if isinstance(self.key, bytes):
             return None
-        public = self.key.public_key()
-        jwk: dict[str, Any] = jwt.get_algorithm_by_name(self.algorithm).to_jwk(public, as_dict=True)
-        # RFC 7517 section 4.3: use and key_ops should not appear together;
-        # PyJWT adds key_ops to RSA keys, and every verifier knows use.
-        jwk.pop("key_ops", None)
-        jwk.update(use="sig", alg=self.algorithm)
-        if self.kid is not None:
-            jwk["kid"] = self.kid
-        return jwk
+        return public_jwk(self.key.public_key(), self.algorithm, self.kid)
+
+
+def public_jwk(public_key: Any, algorithm: str, kid: str | None) -> dict[str, Any]:
+    """A public key as a signing JWK: ``use``, ``alg`` and ``kid`` set, no ``key_ops``."""
+    jwk: dict[str, Any] = jwt.get_algorithm_by_name(algorithm).to_jwk(public_key, as_dict=True)
+    # RFC 7517 section 4.3: use and key_ops should not appear together;
+    # PyJWT adds key_ops to RSA keys, and every verifier knows use.
+    jwk.pop("key_ops", None)
+    jwk.update(use="sig", alg=algorithm)
+    if kid is not None:
+        jwk["kid"] = kid
+    return jwk
 
 
 def signing_key(
@@ -113,15 +118,34 @@ def generate_key(algorithm: str) -> Any:
     raise ConfigurationError(f"{algorithm} keys are secrets to share, not keys to generate")
 
 
+def new_key(algorithm: str) -> Any:
+    """A fresh key to sign with: 64 random bytes for ``HS*``, else :func:`generate_key`'s."""
+    if ALGORITHM_KEY_TYPES[algorithm] == "oct":
+        return secrets.token_bytes(64)
+    return generate_key(algorithm)
+
+
+def key_family(key: Any) -> str:
+    """The algorithm whose PyJWT object exports ``key`` (private or public) as a JWK."""
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return "RS256"
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        return "ES256"
+    return "EdDSA"
+
+
+#: The members of each family's RFC 7638 thumbprint input.
+_THUMBPRINT_MEMBERS = {
+    "RS256": ("e", "kty", "n"),
+    "ES256": ("crv", "kty", "x", "y"),
+    "EdDSA": ("crv", "kty", "x"),
+}
+
+
 def thumbprint(public_key: Any) -> str:
     """The RFC 7638 JWK thumbprint (SHA-256) of a public key: a stable default ``kid``."""
-    members: tuple[str, ...]
-    if isinstance(public_key, rsa.RSAPublicKey):
-        family, members = "RS256", ("e", "kty", "n")
-    elif isinstance(public_key, ec.EllipticCurvePublicKey):
-        family, members = "ES256", ("crv", "kty", "x", "y")
-    else:
-        family, members = "EdDSA", ("crv", "kty", "x")
+    family = key_family(public_key)
+    members = _THUMBPRINT_MEMBERS[family]
     jwk = jwt.get_algorithm_by_name(family).to_jwk(public_key, as_dict=True)
     required = {name: jwk[name] for name in members}
     canonical = json.dumps(required, separators=(",", ":"), sort_keys=True).encode()

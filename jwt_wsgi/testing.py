@@ -30,7 +30,7 @@ from .authenticator import Authenticator
 from .errors import ConfigurationError
 from .middleware import JWTMiddleware
 from .minter import Minter
-from .signing import generate_key, signing_key
+from .signing import new_key, signing_key
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -78,7 +78,7 @@ class TestTokens:
             )
         self.kid = "test-" + secrets.token_hex(4)
         if key is None:
-            key = _new_key(self.algorithm)
+            key = new_key(self.algorithm)
         self._signing = signing_key(key, self.algorithm, self.kid)
         audience = sorted(settings.audience)[0] if settings.audience else None
         self.minter = Minter(
@@ -135,7 +135,7 @@ class TestTokens:
     def forged(self, identity: Any = "test-user", claims: Mapping[str, Any] | None = None) -> str:
         """A token like :meth:`token`'s, with this ``kid``, signed by another key."""
         impostor = Minter(
-            _new_key(self.algorithm),
+            new_key(self.algorithm),
             self.algorithm,
             issuer=self.minter.issuer,
             audience=self.minter.audience,
@@ -180,10 +180,3 @@ class TokenClient(Client):
             headers.setdefault("Authorization", f"Bearer {self.token}")
             kwargs["headers"] = headers
         return super().open(*args, **kwargs)
-
-
-def _new_key(algorithm: str) -> Any:
-    """A fresh private key, or a 64-byte secret for HMAC."""
-    if algorithm.startswith("HS"):
-        return secrets.token_bytes(64)
-    return generate_key(algorithm)
