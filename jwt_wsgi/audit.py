@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.routing import Map
-from werkzeug.routing import Rule as WerkzeugRule
 from werkzeug.test import EnvironBuilder
 
 from .errors import AuthError, ConfigurationError
+from .rules import RuleMap
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -75,7 +75,11 @@ def audit_routes(
 ) -> tuple[list[RouteReport], list[str]]:
     """Every route and method with its protection, and the patterns of unused rules."""
     rule_map = middleware.rules
-    singles = [(rule, _single_rule_map(rule)) for rule in rule_map.rules]
+    # Each rule alone, compiled as the middleware compiles it (subtrees, case,
+    # HEAD following GET): which rules match a route, beside the one that wins.
+    singles = [
+        (rule, RuleMap([rule], case_sensitive=rule_map.case_sensitive)) for rule in rule_map.rules
+    ]
     used: set[int] = set()
     reports = []
     for route in routes:
@@ -88,27 +92,13 @@ def audit_routes(
                     report.flags.append("public-by-default")
             else:
                 report.rule = rule.pattern
-            matching = [r for r, m in singles if _matches(m, route.sample, method)]
+            matching = [r for r, m in singles if m.match(route.sample, method) is r]
             used.update(id(r) for r in matching)
             if rule.auth == "public" and any(r.auth != "public" for r in matching):
                 report.flags.append("shadowed")
             reports.append(report)
     unused = [rule.pattern for rule in rule_map.rules if id(rule) not in used]
     return reports, unused
-
-
-def _single_rule_map(rule: Rule) -> Any:
-    methods = sorted(rule.methods) if rule.methods else None
-    werkzeug_rule = WerkzeugRule(rule.pattern, endpoint=0, methods=methods, strict_slashes=False)
-    return Map([werkzeug_rule]).bind("localhost")
-
-
-def _matches(adapter: Any, path: str, method: str) -> bool:
-    try:
-        adapter.match(path, method)
-    except Exception:
-        return False
-    return True
 
 
 def _describe(rule: Rule) -> list[str]:
