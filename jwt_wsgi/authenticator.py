@@ -5,7 +5,8 @@ the token source, the verified-token cache, the providers and how one is
 chosen, the verification itself and the revocation check. One token goes
 through it as::
 
-    token source -> cache -> provider (by iss) -> verification -> revocation
+    token source -> cache -> provider (by iss) -> verification
+        -> sender check (certificate, DPoP proof) -> revocation
         -> CSRF (cookie tokens) -> Authenticated
 
 The middleware calls :meth:`Authenticator.authenticate_request` for each
@@ -27,14 +28,22 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from . import _checks
+from .bearer import B64TOKEN
 from .cache import TokenCache
 from .certificates import ClientCertificates
 from .cookies import read_cookie
+from .dpop import DPoP, DPoPMode
 from .errors import (
+    AuthError,
     CertificateMismatch,
     CertificateRequired,
     ConfigurationError,
+    DPoPDowngrade,
+    DPoPNotAccepted,
+    DPoPRequired,
+    DPoPTokenNotBound,
     InvalidIssuer,
+    MalformedCredentials,
     MalformedToken,
     RevocationCheckFailed,
     RevocationUnavailable,
@@ -67,6 +76,8 @@ class Authenticated:
     :param header: the JOSE header, a fresh copy.
     :param provider: the name of the provider that accepted it.
     :param kind: ``"access"``, or ``"refresh"`` for a refresh token.
+    :param dpop_nonce: a fresh DPoP nonce to send with the response
+        (``DPoP-Nonce``), when the proof used the one before.
 
     Made for one caller and never shared, so it is not frozen (a frozen
     dataclass costs more to build than a cache hit costs in all).
@@ -77,6 +88,7 @@ class Authenticated:
     header: dict[str, Any]
     provider: str
     kind: str = "access"
+    dpop_nonce: str | None = None
 
 
 class Authenticator:
@@ -104,6 +116,10 @@ class Authenticator:
         proxy sets with the URL-encoded PEM certificate (e.g.
         ``"X-Client-Cert"``); never trusted unless named. See
         :mod:`jwt_wsgi.certificates`.
+    :param dpop_proofs: how DPoP proofs are checked (:class:`~jwt_wsgi.dpop.DPoP`:
+        the API's base URL, proof algorithms, age, replay store, nonces);
+        needed where a provider or rule accepts DPoP (``None``). The
+        ``Authorization: DPoP <token>`` scheme is read only with it.
     :param clock: returns the current Unix time (``time.time``); tests freeze it.
     """
 
@@ -118,6 +134,7 @@ class Authenticator:
         max_token_bytes: int = 8192,
         certificate_environ: str | None = None,
         certificate_header: str | None = None,
+        dpop_proofs: DPoP | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if isinstance(providers, Provider):
@@ -176,6 +193,22 @@ class Authenticator:
             _checks.choice(revocation_unavailable, "revocation_unavailable", ("closed", "open"))
             == "open"
         )
+        if dpop_proofs is not None and not isinstance(dpop_proofs, DPoP):
+            raise ConfigurationError(
+                f"dpop_proofs must be a DPoP, not {type(dpop_proofs).__name__}"
+            )
+        self.dpop_proofs = dpop_proofs
+        for provider in providers:
+            if provider.dpop != "disabled" and dpop_proofs is None:
+                raise ConfigurationError(
+                    f"provider {provider.name!r} accepts DPoP: give "
+                    "dpop_proofs=DPoP(base_url=...) to say how proofs are checked"
+                )
+        self._dpop_replay = (
+            None if dpop_proofs is None else dpop_proofs.replay_store(revocation, clock)
+        )
+        # The DPoP scheme is read from the Authorization header only (RFC 9449 section 7).
+        self._dpop_scheme = dpop_proofs is not None and self._environ_key == "HTTP_AUTHORIZATION"
 
     @classmethod
     def from_options(cls, **options: Unpack[AuthenticatorOptions]) -> Authenticator:
@@ -223,12 +256,16 @@ class Authenticator:
         return self._authenticate(token, self._clock(), self.cache.get(token))
 
     def authenticate_request(
-        self, environ: WSGIEnvironment, locations: Sequence[Location] | None = None
+        self,
+        environ: WSGIEnvironment,
+        locations: Sequence[Location] | None = None,
+        dpop: DPoPMode | None = None,
     ) -> Authenticated | None:
         """Check the request's token; ``None`` if it carries none.
 
         :param locations: where to look (the configured locations by default);
             a rule's own locations, say.
+        :param dpop: the DPoP mode here (a rule's), instead of the provider's.
 
         In the default case, a header alone, the header is read once and its
         usual spelling (``Bearer <token>``) is looked up in the cache before
@@ -237,8 +274,8 @@ class Authenticator:
         """
         if locations is not None or not self._header_only:
             if locations is None and self._cookie_only:
-                return self._from_cookie(environ)
-            return self._from_sources(environ, locations or self.sources.locations)
+                return self._from_cookie(environ, dpop)
+            return self._from_sources(environ, locations or self.sources.locations, dpop)
         value: str | None = environ.get(self._environ_key)
         if value is None:
             return None
@@ -255,8 +292,8 @@ class Authenticator:
             ):
                 cached.used = True
                 self.cache.hits += 1
-                if cached.needs_certificate:
-                    self._check_certificate(cached, environ)
+                if cached.bound or dpop is not None:
+                    self._check_sender(cached, environ, looked_up, dpop, now, dpop_scheme=False)
                 # fresh_claims() and fresh_header(), inlined for the usual flat token.
                 claims = cached.claims.copy() if not cached.nested else cached.fresh_claims()
                 if self._is_revoked is not None:
@@ -265,12 +302,36 @@ class Authenticator:
                 return Authenticated(looked_up, claims, header, cached.provider, cached.kind)
         if len(value) > self._max_header:
             raise TokenTooLarge()
+        if self._dpop_scheme and _is_dpop(value):
+            return self._from_dpop(value, environ, dpop, now)
         token = self.source.parse(value)
         if token is None:
             return None
-        return self._authenticate(token, now, self.cache.get(token), environ)
+        return self._authenticate(token, now, self.cache.get(token), environ, dpop)
 
-    def _from_cookie(self, environ: WSGIEnvironment) -> Authenticated | None:
+    def _from_dpop(
+        self, value: str, environ: WSGIEnvironment, dpop: DPoPMode | None, now: float
+    ) -> Authenticated:
+        """``Authorization: DPoP <token>``: the token, then its proof (RFC 9449 section 7)."""
+        try:
+            parts = value.split()
+            if len(parts) != 2 or not B64TOKEN.match(parts[1]):
+                raise MalformedCredentials(
+                    "the Authorization header must carry exactly one DPoP token"
+                )
+            token = parts[1]
+            if len(token) > self.max_token_bytes:
+                raise TokenTooLarge()
+            return self._authenticate(
+                token, now, self.cache.get(token), environ, dpop, dpop_scheme=True
+            )
+        except AuthError as error:
+            error.scheme = "DPoP"  # the challenge answers in the scheme the client used
+            raise
+
+    def _from_cookie(
+        self, environ: WSGIEnvironment, dpop: DPoPMode | None = None
+    ) -> Authenticated | None:
         """The cookie-only case, the browser app's: read, cache, then CSRF."""
         header: str | None = environ.get("HTTP_COOKIE")
         if header is None:
@@ -288,22 +349,31 @@ class Authenticator:
                 self._cookie_memo[header] = token
         if len(token) > self.max_token_bytes:
             raise TokenTooLarge()
-        result = self._authenticate(token, self._clock(), self.cache.get(token), environ)
+        result = self._authenticate(token, self._clock(), self.cache.get(token), environ, dpop)
         if environ.get("REQUEST_METHOD") not in SAFE_METHODS:
             self.sources.check_csrf(environ, result.claims)
         return result
 
     def _from_sources(
-        self, environ: WSGIEnvironment, locations: Sequence[Location]
+        self,
+        environ: WSGIEnvironment,
+        locations: Sequence[Location],
+        dpop: DPoPMode | None = None,
     ) -> Authenticated | None:
         """The token from any of ``locations``, with what its location needs checked."""
+        if self._dpop_scheme and "header" in locations:
+            value = environ.get(self._environ_key)
+            if isinstance(value, str) and _is_dpop(value):
+                if len(value) > self._max_header:
+                    raise TokenTooLarge()
+                return self._from_dpop(value, environ, dpop, self._clock())
         found = self.sources.read(environ, locations)
         if found is None:
             return None
         token, location = found
         if len(token) > self.max_token_bytes:
             raise TokenTooLarge()
-        result = self._authenticate(token, self._clock(), self.cache.get(token), environ)
+        result = self._authenticate(token, self._clock(), self.cache.get(token), environ, dpop)
         if location == "cookie":
             self.sources.check_csrf(environ, result.claims)
         elif location == "query":
@@ -335,6 +405,9 @@ class Authenticator:
         now: float,
         cached: Verified | None,
         environ: WSGIEnvironment | None = None,
+        dpop: DPoPMode | None = None,
+        *,
+        dpop_scheme: bool = False,
     ) -> Authenticated:
         if cached is not None:
             # Verified.holds, inlined: the cache hit of every location but the header.
@@ -342,7 +415,7 @@ class Authenticator:
                 cached.verifier.keys.current() is cached.ring
                 and cached.valid_from <= now < cached.valid_until
             ):
-                return self._accept(token, cached, environ)
+                return self._accept(token, cached, environ, dpop, now, dpop_scheme)
             self.cache.discard(token)
             if cached.verifier.keys.current() is cached.ring:
                 cached.verifier.check_time(cached, now)  # the same keys: time ran out
@@ -350,7 +423,7 @@ class Authenticator:
         verified = verifier.verify_static(token)
         verifier.check_time(verified, now)
         self.cache.put(token, verified)
-        return self._accept(token, verified, environ)
+        return self._accept(token, verified, environ, dpop, now, dpop_scheme)
 
     def _choose_verifier(self, token: str) -> Verifier:
         """The provider the token's ``iss`` names (read unverified, trusted for nothing else)."""
@@ -361,21 +434,60 @@ class Authenticator:
         return verifier
 
     def _accept(
-        self, token: str, verified: Verified, environ: WSGIEnvironment | None = None
+        self,
+        token: str,
+        verified: Verified,
+        environ: WSGIEnvironment | None,
+        dpop: DPoPMode | None,
+        now: float,
+        dpop_scheme: bool,
     ) -> Authenticated:
         """The per-caller result, after the checks every request makes: the
-        certificate a token is bound to, and revocation.
+        sender (the certificate or DPoP key a token is bound to), and revocation.
 
         (Inlined in :meth:`authenticate_request` for the usual cache hit.)
         """
-        if verified.needs_certificate:
-            self._check_certificate(verified, environ)
+        nonce = None
+        if verified.bound or dpop is not None or dpop_scheme:
+            nonce = self._check_sender(verified, environ, token, dpop, now, dpop_scheme)
         claims = verified.fresh_claims()
         if self._is_revoked is not None:
             self._check_revocation(claims, verified, token)
         return Authenticated(
-            token, claims, verified.fresh_header(), verified.provider, verified.kind
+            token, claims, verified.fresh_header(), verified.provider, verified.kind, nonce
         )
+
+    def _check_sender(
+        self,
+        verified: Verified,
+        environ: WSGIEnvironment | None,
+        token: str,
+        dpop: DPoPMode | None,
+        now: float,
+        dpop_scheme: bool,
+    ) -> str | None:
+        """The request comes from the token's holder: its certificate (RFC 8705)
+        and its DPoP proof (RFC 9449), as the token's binding and the mode ask.
+
+        ``dpop`` is the rule's mode, else the provider's applies. Returns a
+        DPoP nonce to send with the response, or ``None``.
+        """
+        if verified.needs_certificate:
+            self._check_certificate(verified, environ)
+        mode = verified.verifier.dpop if dpop is None else dpop
+        if not dpop_scheme:
+            if verified.jkt is not None:
+                raise DPoPDowngrade()
+            if mode == "required":
+                raise DPoPRequired()
+            return None
+        if mode == "disabled":
+            raise DPoPNotAccepted()
+        if verified.jkt is None:
+            raise DPoPTokenNotBound()
+        assert self.dpop_proofs is not None and self._dpop_replay is not None
+        assert environ is not None
+        return self.dpop_proofs.check(environ, token, verified.jkt, now, self._dpop_replay)
 
     def _check_certificate(self, verified: Verified, environ: WSGIEnvironment | None) -> None:
         """RFC 8705: the request's client certificate is the one the token is bound to."""
@@ -427,6 +539,7 @@ class AuthenticatorOptions(ProviderOptions, SourceOptions, total=False):
     max_token_bytes: int
     certificate_environ: str | None
     certificate_header: str | None
+    dpop_proofs: DPoP | None
     clock: Callable[[], float]
 
 
@@ -437,6 +550,11 @@ _COOKIE_MEMO_MAX_CHARS = 4096
 _PROVIDER_OPTIONS = frozenset(ProviderOptions.__optional_keys__)
 _SOURCE_OPTIONS = frozenset(SourceOptions.__optional_keys__)
 _OPTION_NAMES = frozenset(AuthenticatorOptions.__optional_keys__)
+
+
+def _is_dpop(value: str) -> bool:
+    """Whether an ``Authorization`` value uses the DPoP scheme (in any case)."""
+    return value[:4].lower() == "dpop" and (len(value) == 4 or value[4].isspace())
 
 
 def _revocation_check(revocation: Revocation | None) -> Callable[..., bool] | None:

@@ -22,8 +22,8 @@ import re
 
 from .errors import ConfigurationError, MalformedCredentials
 
-# RFC 6750's b64token: the characters a bearer token may contain.
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*\Z")
+#: RFC 6750's b64token: the characters a bearer (or DPoP) token may contain.
+B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*\Z")
 
 
 class BearerHeader:
@@ -66,6 +66,6 @@ class BearerHeader:
             return None
         else:
             token = parts[1] if len(parts) == 2 else ""
-        if not _B64TOKEN.match(token):
+        if not B64TOKEN.match(token):
             raise MalformedCredentials(self._malformed)
         return token

@@ -76,6 +76,16 @@ class AuthError(Error):
     realm: str = "api"
     #: The RFC 9728 metadata URL sent in the challenge, when the middleware has one.
     resource_metadata: str | None = None
+    #: The scheme whose challenge carries the error: the one the request used
+    #: (``"DPoP"`` for DPoP requests and proof errors).
+    scheme: str = "Bearer"
+    #: The DPoP proof algorithms, when the path accepts DPoP (RFC 9449): a
+    #: ``DPoP`` challenge with ``algs`` is offered; the middleware sets it.
+    dpop_algs: tuple[str, ...] | None = None
+    #: Whether a ``Bearer`` challenge is offered (not where DPoP is required).
+    bearer: bool = True
+    #: A DPoP nonce to send as ``DPoP-Nonce`` (RFC 9449 section 8).
+    dpop_nonce: str | None = None
 
     def __init__(
         self,
@@ -95,7 +105,10 @@ class AuthError(Error):
         return _STATUS_LINES[self.status]
 
     def challenge(self, realm: str | None = None) -> str | None:
-        """The ``WWW-Authenticate`` value (RFC 6750 section 3), or ``None``.
+        """The ``WWW-Authenticate`` value carrying the error (RFC 6750 section 3), or ``None``.
+
+        Its scheme is :attr:`scheme`: ``Bearer``, or ``DPoP`` (with ``algs``)
+        for a DPoP request.
 
         :param realm: the realm to name; :attr:`realm` by default.
         """
@@ -106,7 +119,27 @@ class AuthError(Error):
             parts.append(("scope", " ".join(self.scope)))
         if self.resource_metadata is not None:
             parts.append(("resource_metadata", self.resource_metadata))
-        return "Bearer " + ", ".join(f"{name}={_quote(value)}" for name, value in parts)
+        if self.scheme == "DPoP" and self.dpop_algs:
+            parts.append(("algs", " ".join(self.dpop_algs)))
+        return f"{self.scheme} " + ", ".join(f"{name}={_quote(value)}" for name, value in parts)
+
+    def challenges(self) -> list[str]:
+        """Every ``WWW-Authenticate`` value: :meth:`challenge`, then a bare one for
+        the other scheme the path accepts (``Bearer`` and ``DPoP``, RFC 9449 section 7.1)."""
+        first = self.challenge()
+        if first is None:
+            return []
+        found = [first]
+        if self.dpop_algs is not None:
+            parts = [("realm", self.realm)]
+            if self.resource_metadata is not None:
+                parts.append(("resource_metadata", self.resource_metadata))
+            if self.scheme != "DPoP":
+                parts.append(("algs", " ".join(self.dpop_algs)))
+                found.append("DPoP " + ", ".join(f"{n}={_quote(v)}" for n, v in parts))
+            elif self.bearer:
+                found.append("Bearer " + ", ".join(f"{n}={_quote(v)}" for n, v in parts))
+        return found
 
     def body(self) -> dict[str, str]:
         """The JSON body: ``error``, ``error_description`` and ``scope`` when set."""
@@ -122,9 +155,9 @@ class AuthError(Error):
             ("Content-Length", str(content_length)),
             ("Cache-Control", "no-store"),
         ]
-        challenge = self.challenge()
-        if challenge is not None:
-            headers.append(("WWW-Authenticate", challenge))
+        headers += [("WWW-Authenticate", challenge) for challenge in self.challenges()]
+        if self.dpop_nonce is not None:
+            headers.append(("DPoP-Nonce", self.dpop_nonce))
         return headers
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -357,11 +390,145 @@ class TokenNotBound(InvalidToken):
     default_description = "the token is not bound to a client certificate"
 
 
+class DPoPDowngrade(UnsupportedToken):
+    """A DPoP-bound token (``cnf.jkt``) sent as a bearer token: refused (RFC 9449 section 7.2)."""
+
+    reason = "dpop_downgrade"
+    default_description = "a DPoP-bound token must be sent with the DPoP scheme and a proof"
+
+
+class DPoPRequired(InvalidToken):
+    """An unbound token where DPoP is required (``dpop="required"``)."""
+
+    scheme = "DPoP"
+    reason = "dpop_required"
+    default_description = "this resource needs a DPoP-bound token"
+
+
+class DPoPTokenNotBound(InvalidToken):
+    """The DPoP scheme with a token that is not bound to a key (no ``cnf.jkt``)."""
+
+    scheme = "DPoP"
+    reason = "dpop_token_not_bound"
+    default_description = "the token is not bound to a DPoP key"
+
+
+class DPoPNotAccepted(InvalidToken):
+    """The DPoP scheme where the path or provider does not take it (``dpop="disabled"``)."""
+
+    reason = "dpop_not_accepted"
+    default_description = "DPoP is not accepted here"
+
+
+class DPoPKeyMismatch(InvalidToken):
+    """The proof's key is not the one the token is bound to (its ``cnf.jkt``)."""
+
+    scheme = "DPoP"
+    reason = "dpop_jkt_mismatch"
+    default_description = "the DPoP proof key does not match the token's binding"
+
+
 class VerificationFailed(InvalidToken):
     """An unexpected error inside verification: fail closed (the details are logged)."""
 
     reason = "internal_error"
     default_description = "the token could not be verified"
+
+
+# -- 401 DPoP proofs (RFC 9449) -----------------------------------------------------
+
+
+class InvalidDPoPProof(AuthError):
+    """401 ``invalid_dpop_proof``: the ``DPoP`` proof is refused. One subclass per reason."""
+
+    status = 401
+    error = "invalid_dpop_proof"
+    body_error = "invalid_dpop_proof"
+    scheme = "DPoP"
+    reason = "dpop_proof_invalid"
+    default_description = "the DPoP proof is invalid"
+
+
+class DPoPProofMissing(InvalidDPoPProof):
+    """A DPoP request (or a DPoP-bound token) without a ``DPoP`` header."""
+
+    reason = "dpop_proof_missing"
+    default_description = "a DPoP proof is required"
+
+
+class MalformedDPoPProof(InvalidDPoPProof):
+    """Not one compact JWS with ``typ`` ``dpop+jwt``, a public ``jwk`` and the required claims."""
+
+    reason = "dpop_proof_malformed"
+    default_description = "the DPoP proof is malformed"
+
+
+class DPoPAlgorithmNotAllowed(InvalidDPoPProof):
+    """The proof's ``alg`` is not in the DPoP allow-list."""
+
+    reason = "dpop_alg_not_allowed"
+    default_description = "the DPoP proof's algorithm is not allowed"
+
+
+class DPoPSignatureInvalid(InvalidDPoPProof):
+    """The proof's signature does not verify under its own ``jwk``."""
+
+    reason = "dpop_signature_invalid"
+    default_description = "the DPoP proof signature is invalid"
+
+
+class DPoPMethodMismatch(InvalidDPoPProof):
+    """The proof's ``htm`` is not the request's method."""
+
+    reason = "dpop_htm_mismatch"
+    default_description = "the DPoP proof was made for another method"
+
+
+class DPoPUrlMismatch(InvalidDPoPProof):
+    """The proof's ``htu`` is not this resource's URL (a configured base URL and the path)."""
+
+    reason = "dpop_htu_mismatch"
+    default_description = "the DPoP proof was made for another URL"
+
+
+class DPoPProofStale(InvalidDPoPProof):
+    """The proof's ``iat`` is older than ``max_age`` or in the future (beyond the leeway)."""
+
+    reason = "dpop_iat_invalid"
+    default_description = "the DPoP proof is too old or from the future"
+
+
+class DPoPAthMismatch(InvalidDPoPProof):
+    """The proof's ``ath`` is missing or is not the hash of the token sent with it."""
+
+    reason = "dpop_ath_mismatch"
+    default_description = "the DPoP proof was made for another access token"
+
+
+class DPoPProofReplayed(InvalidDPoPProof):
+    """The proof's ``jti`` was seen before, by any process sharing the replay store."""
+
+    reason = "dpop_proof_replayed"
+    default_description = "the DPoP proof was already used"
+
+
+class DPoPNonceRequired(AuthError):
+    """401 ``use_dpop_nonce`` (RFC 9449 section 9): the proof lacks a current server nonce.
+
+    The response carries a fresh one in ``DPoP-Nonce``; the client retries
+    with a proof that includes it.
+    """
+
+    status = 401
+    error = "use_dpop_nonce"
+    body_error = "use_dpop_nonce"
+    scheme = "DPoP"
+    reason = "dpop_nonce_required"
+    default_description = "the resource server requires a nonce in the DPoP proof"
+
+    def __init__(self, description: str | None = None, *, nonce: str | None = None) -> None:
+        super().__init__(description)
+        self.dpop_nonce = nonce
 
 
 # -- 403 ---------------------------------------------------------------------------
@@ -484,6 +651,13 @@ class RevocationCheckFailed(ServiceUnavailable):
 
     reason = "revocation_unavailable"
     default_description = "the revocation list is unavailable"
+
+
+class ReplayCheckFailed(ServiceUnavailable):
+    """The DPoP replay store could not say whether a proof was used before."""
+
+    reason = "dpop_replay_unavailable"
+    default_description = "the DPoP replay check is unavailable"
 
 
 class PrincipalUnavailable(ServiceUnavailable):

@@ -439,6 +439,36 @@ def _from_jwk(
     return [_Entry(label, kid, raw, alg)]
 
 
+#: JWK members that only a private or secret key has (RFC 7518 section 6).
+_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+
+
+def prepare_public_jwk(member: Mapping[str, Any], algorithm: str) -> Any:
+    """One public JWK, checked as a ring checks its keys, prepared for ``algorithm``.
+
+    For keys that come with a request (a DPoP proof's ``jwk``): a private or
+    symmetric member, a key of another type or curve, a weak RSA key or an
+    ``alg`` other than ``algorithm`` raises :class:`ConfigurationError`.
+    Nothing is logged: the input is the client's.
+    """
+    if any(name in member for name in _PRIVATE_MEMBERS):
+        raise ConfigurationError("it holds private or secret key material")
+    other_use = _not_for_verifying(member)
+    if other_use is not None:
+        raise ConfigurationError(other_use)
+    if member.get("alg", algorithm) != algorithm:
+        raise ConfigurationError("its alg is not the one it signs with")
+    raw = _load_jwk(member)
+    if ALGORITHM_KEY_TYPES[algorithm] != _key_type(raw) or not curve_fits(raw, algorithm):
+        raise ConfigurationError(f"it is not a key for {algorithm}")
+    if isinstance(raw, rsa.RSAPublicKey):
+        check_rsa_key(raw)
+    try:
+        return get_default_algorithms()[algorithm].prepare_key(raw)
+    except (jwt.InvalidKeyError, ValueError, TypeError):
+        raise ConfigurationError(f"it is not a key for {algorithm}") from None
+
+
 def _not_for_verifying(member: Mapping[str, Any]) -> str | None:
     """Why a JWK is meant for something other than verifying signatures, or ``None``."""
     use = member.get("use")

@@ -7,8 +7,10 @@ URL in the ``resource_metadata`` parameter of a 401's challenge. Here:
 * :func:`protected_resource_metadata` builds the document from a
   :class:`~jwt_wsgi.JWTMiddleware`: ``resource``, the providers' issuers as
   ``authorization_servers``, every scope a rule or the policy asks for as
-  ``scopes_supported``, and where tokens are read as
-  ``bearer_methods_supported``;
+  ``scopes_supported``, where tokens are read as
+  ``bearer_methods_supported``, and with DPoP the proof algorithms
+  (``dpop_signing_alg_values_supported``) and whether every token must be
+  DPoP-bound (``dpop_bound_access_tokens_required``);
 * :class:`ResourceMetadata` wraps the middleware and answers the well-known
   path (section 3.1: inserted between the host and the resource's path);
 * :func:`metadata_url` is the URL to give ``JWTMiddleware(resource_metadata=...)``,
@@ -86,6 +88,14 @@ def protected_resource_metadata(
         for location in middleware.authenticator.sources.locations
         if location in _BEARER_METHODS
     ]
+    authenticator = middleware.authenticator
+    if authenticator.dpop_proofs is not None:
+        modes = {provider.dpop for provider in authenticator.providers.values()}
+        if modes != {"disabled"}:
+            document["dpop_signing_alg_values_supported"] = list(
+                authenticator.dpop_proofs.algorithms
+            )
+            document["dpop_bound_access_tokens_required"] = modes == {"required"}
     if resource_name is not None:
         document["resource_name"] = resource_name
     if resource_documentation is not None:

@@ -186,6 +186,11 @@ class JWTMiddleware:
             unknown = (rule.providers or frozenset()) - known
             if unknown:
                 raise ConfigurationError(f"{rule!r} names unknown providers {sorted(unknown)}")
+            if rule.dpop not in (None, "disabled") and authenticator.dpop_proofs is None:
+                raise ConfigurationError(
+                    f"{rule!r} accepts DPoP: give dpop_proofs=DPoP(base_url=...) to say how "
+                    "proofs are checked"
+                )
         if not isinstance(realm, str) or '"' in realm or "\\" in realm:
             raise ConfigurationError(f"realm must be a string without quotes, not {realm!r}")
         self.realm = realm
@@ -226,7 +231,7 @@ class JWTMiddleware:
             environ["PATH_INFO"], rule = self._route(environ)
             result: Authenticated | None = None
             if rule.auth != "public" and not (self.cors_preflight and _is_preflight(environ)):
-                result = self._authenticate(environ, rule.locations)
+                result = self._authenticate(environ, rule.locations, rule.dpop)
                 if result is None:
                     if rule.auth == "required":
                         raise MissingToken()
@@ -266,6 +271,8 @@ class JWTMiddleware:
                     environ["REMOTE_USER"] = user
                 elif isinstance(user, int) and not isinstance(user, bool):
                     environ["REMOTE_USER"] = str(user)
+            if result.dpop_nonce is not None:
+                start_response = _with_header(start_response, "DPoP-Nonce", result.dpop_nonce)
         return self.app(environ, start_response)
 
     def _load_principal(self, claims: dict[str, Any]) -> Any:
@@ -289,6 +296,26 @@ class JWTMiddleware:
             environ.setdefault("jwt.principal", None)
         _log_refusal(f"shadow rule {rule.pattern} would refuse", environ, error, rule.pattern, True)
 
+    def _offer_dpop(self, error: AuthError, rule: Rule | None) -> None:
+        """Which schemes the challenge offers where DPoP is configured (RFC 9449 section 7.1):
+        DPoP (with ``algs``) unless the path disables it, Bearer unless it requires DPoP."""
+        assert self.authenticator.dpop_proofs is not None
+        modes: set[str]
+        if rule is not None and rule.dpop is not None:
+            modes = {rule.dpop}
+        else:
+            names = rule.providers if rule is not None and rule.providers else None
+            modes = {
+                provider.dpop
+                for name, provider in self.authenticator.providers.items()
+                if names is None or name in names
+            }
+        if modes != {"disabled"}:
+            error.dpop_algs = self.authenticator.dpop_proofs.algorithms
+        if modes == {"required"}:
+            error.bearer = False
+            error.scheme = "DPoP"
+
     def _refuse(
         self,
         environ: WSGIEnvironment,
@@ -298,6 +325,8 @@ class JWTMiddleware:
     ) -> Iterable[bytes]:
         error.realm = self.realm
         error.resource_metadata = self.resource_metadata
+        if self.authenticator.dpop_proofs is not None:
+            self._offer_dpop(error, rule)
         self.refused[error.reason] += 1
         if rule is None:
             decided = None
@@ -400,6 +429,15 @@ def _log_refusal(
             **({"jwt_shadow": True} if shadow else {}),
         },
     )
+
+
+def _with_header(start_response: StartResponse, name: str, value: str) -> StartResponse:
+    """``start_response`` adding one header to the app's response."""
+
+    def wrapped(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        return start_response(status, [*headers, (name, value)], exc_info)
+
+    return wrapped
 
 
 def _is_preflight(environ: WSGIEnvironment) -> bool:

@@ -68,6 +68,13 @@ class Provider:
         ``"required"`` accepts bound tokens only. Where the certificate comes
         from is the :class:`~jwt_wsgi.Authenticator`'s ``certificate_environ``
         or ``certificate_header``; without either, bound tokens are refused.
+    :param dpop: DPoP-bound tokens (RFC 9449): ``"disabled"`` (the default)
+        refuses them; ``"allowed"`` accepts them with the ``DPoP`` scheme and a
+        proof, and unbound tokens as bearer tokens; ``"required"`` accepts
+        DPoP-bound tokens only. A rule's own ``dpop=`` overrides it. Proofs are
+        checked as the :class:`~jwt_wsgi.Authenticator`'s
+        :class:`~jwt_wsgi.dpop.DPoP` says. A bound token sent as ``Bearer`` is
+        refused in every mode.
     :param allow_numeric_sub: accept a number as ``sub`` (``False``). RFC 7519
         makes ``sub`` a string; some legacy issuers send user ids as numbers.
     :param allow_weak_hmac_keys: accept HMAC secrets shorter than the hash
@@ -89,6 +96,7 @@ class Provider:
         typ: str | Collection[str] | None = None,
         profile: Literal["rfc9068"] | None = None,
         mtls: Literal["allowed", "required"] = "allowed",
+        dpop: Literal["disabled", "allowed", "required"] = "disabled",
         allow_numeric_sub: bool = False,
         allow_weak_hmac_keys: bool = False,
         allow_http: bool = False,
@@ -122,6 +130,7 @@ class Provider:
             self.require = tuple(dict.fromkeys((*self.require, *RFC9068_CLAIMS)))
         self.profile = profile
         self.mtls = _checks.choice(mtls, where + "mtls", ("allowed", "required"))
+        self.dpop = _checks.choice(dpop, where + "dpop", ("disabled", "allowed", "required"))
         self.allow_numeric_sub = _checks.flag(allow_numeric_sub, "allow_numeric_sub")
         self.allow_weak_hmac_keys = _checks.flag(allow_weak_hmac_keys, "allow_weak_hmac_keys")
         self.allow_http = _checks.flag(allow_http, "allow_http")
@@ -173,6 +182,7 @@ class ProviderOptions(TypedDict, total=False):
     typ: str | Collection[str] | None
     profile: Literal["rfc9068"] | None
     mtls: Literal["allowed", "required"]
+    dpop: Literal["disabled", "allowed", "required"]
     allow_numeric_sub: bool
     allow_weak_hmac_keys: bool
     allow_http: bool

@@ -35,6 +35,7 @@ from werkzeug.routing import Rule as _WerkzeugRule
 
 from . import _checks
 from ._checks import Duration
+from .dpop import DPOP_MODES, DPoPMode
 from .errors import (
     AuthError,
     ClaimMismatch,
@@ -298,6 +299,10 @@ class Rule(Policy):
     :param locations: where the token is read on these paths (the
         authenticator's locations by default), e.g. ``["query"]`` for a
         download link only.
+    :param dpop: the DPoP mode on these paths (``"disabled"``, ``"allowed"``
+        or ``"required"``, see :class:`~jwt_wsgi.providers.Provider`), instead
+        of the token's provider's (``None``): ``"required"`` makes a path take
+        DPoP-bound tokens only, even from a provider that allows bearer tokens.
     :param shadow: decide, log and count as usual, but let the request
         through whatever the decision (``False``): to roll protection out on a
         live service and see what it would refuse first. The app sees the
@@ -318,6 +323,7 @@ class Rule(Policy):
         *,
         auth: Auth = "required",
         locations: Sequence[Location] | None = None,
+        dpop: DPoPMode | None = None,
         shadow: bool = False,
         **checks: Unpack[PolicyOptions],
     ) -> None:
@@ -354,7 +360,12 @@ class Rule(Policy):
             None if locations is None else check_locations(locations, where + "locations")
         )
         self.shadow = _checks.flag(shadow, where + "shadow")
-        if self.auth == "public" and (checks or locations is not None or shadow):
+        self.dpop: DPoPMode | None = (
+            None if dpop is None else _checks.choice(dpop, where + "dpop", DPOP_MODES)
+        )
+        if self.auth == "public" and (
+            checks or locations is not None or shadow or dpop is not None
+        ):
             raise ConfigurationError(
                 f"{where}a public rule cannot check tokens, name where they are read, or shadow"
             )

@@ -99,6 +99,11 @@ class Verified:
     #: Whether each request must present a client certificate for it: the
     #: token is bound to one, or its provider requires binding.
     needs_certificate: bool = False
+    #: The DPoP key thumbprint the token is bound to (``cnf.jkt``, RFC 9449).
+    jkt: str | None = None
+    #: Whether each request needs a sender check (certificate or DPoP): the
+    #: one test a cache hit makes for all of them.
+    bound: bool = False
     #: Cache bookkeeping: set on each hit, cleared when eviction passes it by.
     used: bool = False
 
@@ -277,6 +282,8 @@ class Verifier:
         self._audience = provider.audience
         self._typ = provider.typ
         self._mtls_required = provider.mtls == "required"
+        #: The provider's DPoP mode, applied where a rule sets none.
+        self.dpop = provider.dpop
         self._numeric_sub = provider.allow_numeric_sub
         required = dict.fromkeys(provider.require)
         if provider.audience:
@@ -354,7 +361,7 @@ class Verifier:
             raise UnknownKey()
         for candidate in candidates:
             key = candidate.prepared.get(alg)
-            if key is not None and _safe_verify(algorithm, signing_input, key, signature):
+            if key is not None and safe_verify(algorithm, signing_input, key, signature):
                 return header, payload, candidate.kid, ring
         raise InvalidSignature()
 
@@ -378,7 +385,8 @@ class Verifier:
         if self._issuer is not None and claims.get("iss") != self._issuer:
             raise InvalidIssuer()
         self._check_audience(claims)
-        x5t = self._confirmation(claims)
+        x5t, jkt = self._confirmation(claims)
+        needs_certificate = x5t is not None or self._mtls_required
         exp = claims.get("exp")
         starts = [claims[name] for name in ("nbf", "iat") if name in claims]
         return Verified(
@@ -394,7 +402,9 @@ class Verifier:
             nested=tuple([k for k, v in claims.items() if type(v) is dict or type(v) is list]),
             header_nested=any(type(v) is dict or type(v) is list for v in header.values()),
             x5t=x5t,
-            needs_certificate=x5t is not None or self._mtls_required,
+            needs_certificate=needs_certificate,
+            jkt=jkt,
+            bound=needs_certificate or jkt is not None or self.dpop == "required",
         )
 
     def check_time(self, verified: Verified, now: float) -> None:
@@ -411,24 +421,24 @@ class Verifier:
                 raise ImmatureToken()
             raise IssuedInFuture()
 
-    def _confirmation(self, claims: dict[str, Any]) -> str | None:
-        """The certificate a token is bound to (RFC 8705), if any.
+    def _confirmation(self, claims: dict[str, Any]) -> tuple[str | None, str | None]:
+        """What a token is bound to: a certificate (``cnf.x5t#S256``, RFC 8705)
+        and a DPoP key (``cnf.jkt``, RFC 9449), each thumbprint or ``None``.
 
-        A token bound to a DPoP key (``cnf.jkt``, RFC 9449) is refused: sent as
-        a bearer token it would be a downgrade, and DPoP proofs are not checked
-        here.
+        Each request then proves it holds them (see the authenticator).
         """
         cnf = claims.get("cnf")
         if cnf is None:
-            return None
+            return None, None
         if not isinstance(cnf, dict):
             raise InvalidClaim("the token's 'cnf' claim is not an object")
-        if "jkt" in cnf:
-            raise UnsupportedToken("a DPoP-bound token is not accepted as a bearer token")
-        x5t = cnf.get("x5t#S256")
-        if x5t is not None and (not isinstance(x5t, str) or not x5t):
-            raise InvalidClaim("the token's 'cnf' x5t#S256 is not a thumbprint")
-        return x5t
+        found: list[str | None] = []
+        for member in ("x5t#S256", "jkt"):
+            value = cnf.get(member)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise InvalidClaim(f"the token's 'cnf' {member} is not a thumbprint")
+            found.append(value)
+        return found[0], found[1]
 
     def _check_audience(self, claims: dict[str, Any]) -> None:
         if "aud" not in claims:
@@ -441,7 +451,8 @@ class Verifier:
             raise InvalidAudience()
 
 
-def _safe_verify(algorithm: Any, message: bytes, key: Any, signature: bytes) -> bool:
+def safe_verify(algorithm: Any, message: bytes, key: Any, signature: bytes) -> bool:
+    """Whether PyJWT's ``algorithm`` verifies ``signature``; never raises."""
     # PyJWT's algorithms return False for a bad signature but some raise on
     # malformed input (a wrong-length EC signature, say). Either way the
     # answer is "not verified", never an exception into the server.

@@ -54,6 +54,7 @@ def test_authenticate_returns_a_small_result_with_fresh_copies() -> None:
         "header",
         "provider",
         "kind",
+        "dpop_nonce",
     }
     assert result.kind == "access"
 

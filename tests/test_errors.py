@@ -42,6 +42,8 @@ OUTCOMES = (
     InvalidRequest,
     MissingToken,
     InvalidToken,
+    jwt_wsgi.InvalidDPoPProof,
+    jwt_wsgi.DPoPNonceRequired,
     InsufficientScope,
     StepUpRequired,
     CsrfFailed,
@@ -58,6 +60,7 @@ def test_everything_raised_has_one_root() -> None:
 
 def test_every_refusal_belongs_to_one_rfc6750_outcome_with_its_status() -> None:
     statuses = {InvalidRequest: 400, MissingToken: 401, InvalidToken: 401, StepUpRequired: 401}
+    statuses |= {jwt_wsgi.InvalidDPoPProof: 401, jwt_wsgi.DPoPNonceRequired: 401}
     statuses |= {InsufficientScope: 403, CsrfFailed: 403, ServiceUnavailable: 503}
     for leaf in LEAVES:
         (outcome,) = [o for o in OUTCOMES if issubclass(leaf, o)]
