@@ -20,13 +20,15 @@ keys the middleware trusts.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import jwt
 from werkzeug.test import Client
 
 from .authenticator import Authenticator
+from .dpop import access_token_hash, jwk_thumbprint
 from .errors import ConfigurationError
 from .middleware import JWTMiddleware
 from .minter import Minter
@@ -35,7 +37,7 @@ from .signing import new_key, signing_key
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-__all__ = ["TestTokens", "TokenClient"]
+__all__ = ["DPoPKey", "TestTokens", "TokenClient"]
 
 
 class TestTokens:
@@ -149,8 +151,73 @@ class TestTokens:
         payload = jwt.decode(self.token(identity, claims), options={"verify_signature": False})
         return jwt.encode(payload, "", algorithm="none")
 
+    def bound(
+        self,
+        key: DPoPKey,
+        identity: Any = "test-user",
+        claims: Mapping[str, Any] | None = None,
+    ) -> str:
+        """A valid access token bound to ``key`` (``cnf.jkt``, RFC 9449)."""
+        return self.token(identity, {**(claims or {}), "cnf": {"jkt": key.jkt}})
+
     def _headers(self) -> dict[str, Any] | None:
         return {"typ": self._typ} if self._typ else None
+
+
+class DPoPKey:
+    """A client's DPoP key: the ``jkt`` tokens are bound to, and proofs signed with it.
+
+    :param algorithm: the proof algorithm (``"ES256"``).
+    :param key: a private key to use instead of a fresh one.
+    :param clock: the proofs' ``iat`` (``time.time``).
+    """
+
+    def __init__(
+        self,
+        algorithm: str = "ES256",
+        *,
+        key: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.algorithm = algorithm
+        self.key = new_key(algorithm) if key is None else key
+        impl = jwt.get_algorithm_by_name(algorithm)
+        self.jwk: dict[str, Any] = impl.to_jwk(self.key.public_key(), as_dict=True)
+        self.jkt = jwk_thumbprint(self.jwk)
+        self.clock = clock
+
+    def proof(
+        self,
+        method: str,
+        url: str,
+        token: str | None = None,
+        *,
+        nonce: str | None = None,
+        claims: Mapping[str, Any] | None = None,
+        headers: Mapping[str, Any] | None = None,
+    ) -> str:
+        """A proof for one request: ``htm``, ``htu``, ``iat`` now, a random ``jti``,
+        and ``ath`` for ``token``; ``claims`` and ``headers`` override or add."""
+        payload: dict[str, Any] = {
+            "jti": secrets.token_urlsafe(16),
+            "htm": method,
+            "htu": url,
+            "iat": int(self.clock()),
+        }
+        if token is not None:
+            payload["ath"] = access_token_hash(token)
+        if nonce is not None:
+            payload["nonce"] = nonce
+        payload.update(claims or {})
+        header = {"typ": "dpop+jwt", "jwk": self.jwk, **(headers or {})}
+        return jwt.encode(payload, self.key, algorithm=self.algorithm, headers=header)
+
+    def headers(self, token: str, method: str, url: str, **options: Any) -> dict[str, str]:
+        """``Authorization: DPoP <token>`` and a ``DPoP`` proof for one request."""
+        return {
+            "Authorization": f"DPoP {token}",
+            "DPoP": self.proof(method, url, token, **options),
+        }
 
 
 class TokenClient(Client):
@@ -159,24 +226,44 @@ class TokenClient(Client):
     :param app: the WSGI app (a Flask app works too: its ``wsgi_app`` runs).
     :param token: sent as ``Authorization: Bearer <token>``, or ``None``.
     :param cookie: send the token in this cookie instead of the header.
+    :param dpop: send the token as ``Authorization: DPoP <token>`` with a fresh
+        proof by this :class:`DPoPKey` for each request, whose ``htu`` is
+        ``base_url`` and the request's path.
+    :param base_url: the URL the app's :class:`~jwt_wsgi.dpop.DPoP` expects
+        (``"http://localhost"``).
 
     A request's own ``headers`` win: pass ``headers={"Authorization": ...}``
     to send something else once.
     """
 
     def __init__(
-        self, app: WSGIApplication, token: str | None = None, *, cookie: str | None = None
+        self,
+        app: WSGIApplication,
+        token: str | None = None,
+        *,
+        cookie: str | None = None,
+        dpop: DPoPKey | None = None,
+        base_url: str = "http://localhost",
     ) -> None:
         super().__init__(app)
         self.token = token
+        self.dpop = dpop
+        self.base_url = base_url.rstrip("/")
         if token is not None and cookie is not None:
             self.set_cookie(cookie, token)
             self.token = None
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
-        """Add the ``Authorization`` header unless the request sets its own."""
+        """Add the ``Authorization`` header (and DPoP proof) unless the request sets its own."""
         if self.token is not None:
             headers = dict(kwargs.pop("headers", None) or {})
+            if self.dpop is not None and isinstance(args[0] if args else None, str):
+                path = args[0].partition("?")[0]
+                method = kwargs.get("method", "GET")
+                for name, value in self.dpop.headers(
+                    self.token, method, self.base_url + path
+                ).items():
+                    headers.setdefault(name, value)
             headers.setdefault("Authorization", f"Bearer {self.token}")
             kwargs["headers"] = headers
         return super().open(*args, **kwargs)

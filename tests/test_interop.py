@@ -123,3 +123,101 @@ def test_certificate_bound_tokens_from_other_libraries(clock: Clock) -> None:
         environ["SSL_CLIENT_CERT"] = other.public_bytes(serialization.Encoding.PEM).decode()
         with pytest.raises(CertificateMismatch):
             authenticator.authenticate_request(environ)
+
+
+def _jwcrypto_proof(kty: str, alg: str) -> tuple[str, Callable[[dict[str, Any]], str]]:
+    """A client key made by jwcrypto: its own RFC 7638 thumbprint, and a proof signer."""
+    from jwcrypto import jwk
+    from jwcrypto import jwt as cjwt
+
+    choices: dict[str, dict[str, Any]] = {
+        "EC": {"crv": "P-256"},
+        "OKP": {"crv": "Ed25519"},
+        "RSA": {"size": 2048},
+    }
+    options = choices[kty]
+    key = jwk.JWK.generate(kty=kty, **options)
+    public = json.loads(key.export_public())
+
+    def sign(claims: dict[str, Any]) -> str:
+        proof = cjwt.JWT(header={"typ": "dpop+jwt", "alg": alg, "jwk": public}, claims=claims)
+        proof.make_signed_token(key)
+        return str(proof.serialize())
+
+    return key.thumbprint(), sign
+
+
+def _joserfc_proof(kty: str, alg: str) -> tuple[str, Callable[[dict[str, Any]], str]]:
+    """The same, made by joserfc."""
+    from joserfc import jwt as jjwt
+    from joserfc.jwk import ECKey, OKPKey, RSAKey
+
+    key: Any
+    if kty == "EC":
+        key = ECKey.generate_key("P-256")
+    elif kty == "RSA":
+        key = RSAKey.generate_key(2048)
+    else:
+        key = OKPKey.generate_key("Ed25519")
+    public = key.as_dict(private=False)
+
+    def sign(claims: dict[str, Any]) -> str:
+        with warnings.catch_warnings():  # joserfc prefers RFC 9864's "Ed25519" to "EdDSA"
+            warnings.simplefilter("ignore")
+            header = {"typ": "dpop+jwt", "alg": alg, "jwk": public}
+            return str(jjwt.encode(header, claims, key, algorithms=[alg]))
+
+    return key.thumbprint(), sign
+
+
+@pytest.mark.parametrize("library", [_jwcrypto_proof, _joserfc_proof])
+@pytest.mark.parametrize(("kty", "alg"), [("EC", "ES256"), ("RSA", "PS256"), ("OKP", "EdDSA")])
+def test_dpop_proofs_and_bound_tokens_from_other_libraries(
+    clock: Clock, library: Callable[..., Any], kty: str, alg: str
+) -> None:
+    """A client using another library: its thumbprint in ``cnf.jkt``, its proofs verify."""
+    import base64
+    import hashlib
+
+    from jwcrypto import jwk
+    from jwcrypto import jwt as cjwt
+
+    from jwt_wsgi import DPoP, DPoPKeyMismatch, DPoPMethodMismatch, DPoPProofReplayed
+
+    jkt, sign = library(kty, alg)
+    issuer = jwk.JWK.generate(kty="EC", crv="P-256", kid="as")
+    made = cjwt.JWT(header={"alg": "ES256", "kid": "as"}, claims={**CLAIMS, "cnf": {"jkt": jkt}})
+    made.make_signed_token(issuer)
+    token = made.serialize()
+    authenticator = Authenticator(
+        Provider(
+            "p", ["ES256"], key={"keys": [json.loads(issuer.export_public())]}, dpop="required"
+        ),
+        dpop_proofs=DPoP("https://rs.example.com"),
+        clock=clock,
+    )
+    ath = base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest()).rstrip(b"=").decode()
+
+    def environ(method: str, jti: str) -> dict[str, Any]:
+        claims = {"jti": jti, "htm": method, "htu": "https://rs.example.com/items",
+                  "iat": int(NOW), "ath": ath}  # fmt: skip
+        return {"HTTP_AUTHORIZATION": f"DPoP {token}", "HTTP_DPOP": sign(claims),
+                "REQUEST_METHOD": "GET", "PATH_INFO": "/items"}  # fmt: skip
+
+    result = authenticator.authenticate_request(environ("GET", "one"))
+    assert result is not None and result.claims["cnf"] == {"jkt": jkt}
+    with pytest.raises(DPoPMethodMismatch):
+        authenticator.authenticate_request(environ("POST", "two"))
+    again = environ("GET", "three")
+    authenticator.authenticate_request(again)
+    with pytest.raises(DPoPProofReplayed):
+        authenticator.authenticate_request(again)
+    other_jkt, other_sign = library(kty, alg)
+    stolen = environ("GET", "four")
+    stolen["HTTP_DPOP"] = other_sign(
+        {"jti": "four", "htm": "GET", "htu": "https://rs.example.com/items", "iat": int(NOW),
+         "ath": ath}
+    )  # fmt: skip
+    assert other_jkt != jkt
+    with pytest.raises(DPoPKeyMismatch):
+        authenticator.authenticate_request(stolen)
