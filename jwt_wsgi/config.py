@@ -124,6 +124,7 @@ _PROVIDER: dict[str, Callable[[str, str], Any]] = {
     "typ": _list,
     "profile": _optional_text,
     "mtls": _text,
+    "dpop": _text,
     "allow_numeric_sub": _bool,
     "allow_weak_hmac_keys": _bool,
     "allow_http": _bool,
@@ -164,11 +165,26 @@ _COOKIE: dict[str, Callable[[str, str], Any]] = {
     "samesite": _text,
     "persistent": _bool,
 }
+#: How DPoP proofs are checked (:class:`~jwt_wsgi.dpop.DPoP`), with ``dpop_base_url``.
+_DPOP: dict[str, Callable[[str, str], Any]] = {
+    "base_url": _list,
+    "algorithms": _list,
+    "max_age": parse_duration,
+    "leeway": parse_duration,
+    "nonce_secret_env": _text,
+    "nonce_lifetime": parse_duration,
+}
 _KEYS = ("key", "key_file", "key_env")
 _REVOCATION = ("revocation_url", "revocation_prefix", "revocation_mirror")
 _SPECIAL = {"rules", "providers", *_KEYS, *_REVOCATION}
 #: Every setting name a mapping may hold (provider.NAME.* aside).
-SETTINGS = frozenset(_PROVIDER) | frozenset(_OTHER) | {f"cookie_{n}" for n in _COOKIE} | _SPECIAL
+SETTINGS = (
+    frozenset(_PROVIDER)
+    | frozenset(_OTHER)
+    | {f"cookie_{n}" for n in _COOKIE}
+    | {f"dpop_{n}" for n in _DPOP}
+    | _SPECIAL
+)
 
 
 def from_config(
@@ -274,6 +290,9 @@ class _Reader:
                 options["cookies"] = Cookies(**cookies)
             except ConfigurationError as exc:
                 raise ConfigurationError(f"cookie settings in {self.source}: {exc}") from None
+        dpop = self.dpop_proofs()
+        if dpop is not None:
+            options["dpop_proofs"] = dpop
         if "rules" in settings:
             options["rules"] = parse_rules(settings["rules"], self.label("rules"))
         if "revocation_url" in settings:
@@ -362,6 +381,44 @@ class _Reader:
         # A raw secret: the file's bytes, without a trailing newline an editor adds.
         return data.rstrip(b"\r\n")
 
+    def dpop_proofs(self) -> Any:
+        """The :class:`~jwt_wsgi.dpop.DPoP` of the ``dpop_*`` settings, or ``None``."""
+        from .dpop import DPoP, DPoPNonces
+
+        given = {
+            name: parse(self.settings[f"dpop_{name}"], self.label(f"dpop_{name}"))
+            for name, parse in _DPOP.items()
+            if f"dpop_{name}" in self.settings
+        }
+        if not given:
+            return None
+        if "base_url" not in given:
+            raise ConfigurationError(
+                f"{self.label('dpop_' + sorted(given)[0])}: DPoP settings need dpop_base_url"
+            )
+        secret_env = given.pop("nonce_secret_env", None)
+        lifetime = given.pop("nonce_lifetime", None)
+        if secret_env is not None:
+            secret = self.environ.get(secret_env)
+            if not secret:
+                raise ConfigurationError(
+                    f"{self.label('dpop_nonce_secret_env')}: the environment variable "
+                    f"{secret_env} is not set"
+                )
+            nonce_options = {} if lifetime is None else {"lifetime": lifetime}
+            try:
+                given["nonces"] = DPoPNonces(secret.encode(), **nonce_options)
+            except ConfigurationError as exc:
+                raise ConfigurationError(f"{self.label('dpop_nonce_secret_env')}: {exc}") from None
+        elif lifetime is not None:
+            raise ConfigurationError(
+                f"{self.label('dpop_nonce_lifetime')}: nonces need dpop_nonce_secret_env"
+            )
+        try:
+            return DPoP(**given)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"DPoP settings in {self.source}: {exc}") from None
+
     def revocation(self) -> Any:
         from .revocation import RedisRevocationStore
 
@@ -392,6 +449,7 @@ _RULE_OPTIONS: dict[str, Callable[[str, str], Any]] = {
     "acr": _comma_list,
     "locations": _comma_list,
     "max_age": parse_duration,
+    "dpop": lambda value, what: value,
 }
 _MODES = ("public", "optional", "required")
 
@@ -404,8 +462,8 @@ def parse_rules(text: str, what: str = "rules") -> list[Any]:
     ``claims.NAME=value`` (``a,b`` for any of several; JSON values such as
     ``true`` or ``3`` are read as JSON), ``providers=``, ``kinds=``,
     ``fresh=`` (``true`` or a duration), ``max_age=``, ``acr=``,
-    ``locations=``, ``any_scopes=read+write,admin`` (``+`` joins a set) and
-    ``shadow=true``. Blank lines and lines starting with ``#`` are skipped.
+    ``locations=``, ``any_scopes=read+write,admin`` (``+`` joins a set),
+    ``dpop=required`` and ``shadow=true``. Blank lines and lines starting with ``#`` are skipped.
     """
     from .rules import Rule
 
@@ -456,8 +514,9 @@ def parse_rules(text: str, what: str = "rules") -> list[Any]:
                 raise ConfigurationError(f"{where}: unknown option {name!r} (one of {known})")
         if claims:
             checks["claims"] = claims
+        dpop = checks.pop("dpop", None)
         try:
-            rules.append(Rule(pattern, methods, auth=auth, shadow=shadow, **checks))
+            rules.append(Rule(pattern, methods, auth=auth, dpop=dpop, shadow=shadow, **checks))
         except ConfigurationError as exc:
             raise ConfigurationError(f"{where}: {exc}") from None
     return rules

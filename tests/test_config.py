@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 import time
 from collections.abc import Callable
@@ -110,7 +111,9 @@ CASES: list[tuple[str, str, Callable[[JWTMiddleware], Any], Any]] = [
 ]  # fmt: skip
 #: Settings tested elsewhere in this file, each by its own test.
 OWN_TESTS = {"key", "key_file", "key_env", "jwks_url", "providers", "revocation_url",
-             "revocation_prefix", "revocation_mirror"}  # fmt: skip
+             "revocation_prefix", "revocation_mirror", "dpop", "dpop_base_url",
+             "dpop_algorithms", "dpop_max_age", "dpop_leeway", "dpop_nonce_secret_env",
+             "dpop_nonce_lifetime"}  # fmt: skip
 
 
 def test_every_setting_has_a_case() -> None:
@@ -388,3 +391,55 @@ def test_rule_objects_equal_what_the_text_says() -> None:
     (rule,) = parse_rules("DELETE /items/<int:id> scopes=items:delete")
     same = Rule("/items/<int:id>", ["DELETE"], scopes=["items:delete"])
     assert (rule.pattern, rule.methods, rule.scopes) == (same.pattern, same.methods, same.scopes)
+
+
+def test_dpop_settings_from_a_mapping_and_from_the_environment() -> None:
+    """Every DPoP setting, read both ways, makes the DPoP object and modes it names."""
+    from jwt_wsgi.testing import DPoPKey
+
+    settings = {**BASE, "dpop": "allowed", "dpop_base_url": "https://a.example, https://b.example",
+                "dpop_algorithms": "ES256", "dpop_max_age": "2m", "dpop_leeway": "3",
+                "dpop_nonce_secret_env": "NONCE_SECRET", "dpop_nonce_lifetime": "10m",
+                "rules": "/pay dpop=required"}  # fmt: skip
+    environ = {**ENVIRON, "NONCE_SECRET": "n" * 32}
+    from_env = {f"JWT_WSGI_{k.upper()}": v for k, v in settings.items()} | environ
+    for mw in (from_config(echo_app, settings, environ=environ),
+               JWTMiddleware.from_env(echo_app, environ=from_env)):  # fmt: skip
+        proofs = mw.authenticator.dpop_proofs
+        assert proofs is not None and provider(mw).dpop == "allowed"
+        assert proofs.base_urls == ("https://a.example", "https://b.example")
+        assert (proofs.algorithms, proofs.max_age, proofs.leeway) == (("ES256",), 120, 3)
+        assert proofs.nonces is not None and proofs.nonces.lifetime == 600
+        assert mw.rules.rules[0].dpop == "required"
+        key = DPoPKey()
+        now = int(time.time())
+        token = jwt.encode({"sub": "a", "iat": now, "exp": now + 60, "cnf": {"jkt": key.jkt}},
+                           SECRET)  # fmt: skip
+        client = ValidatingClient(mw)
+        url = "https://b.example/x"
+        response = client.get("/x", headers=key.headers(token, "GET", url))
+        assert json.loads(response.data)["error"] == "use_dpop_nonce"
+        nonce = response.headers["DPoP-Nonce"]
+        assert (
+            client.get("/x", headers=key.headers(token, "GET", url, nonce=nonce)).status_code == 200
+        )
+        plain = {"Authorization": f"Bearer {live_token()}"}
+        assert json.loads(client.get("/pay", headers=plain).data)["error"] == "invalid_token"
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"dpop": "allowed"}, "dpop_proofs=DPoP"),
+        ({"dpop_max_age": "1m"}, "dpop_max_age in t: DPoP settings need dpop_base_url"),
+        ({"dpop_base_url": "ftp://x"}, "DPoP settings in t: base_url must be"),
+        ({"dpop_base_url": "https://a", "dpop_nonce_lifetime": "1m"}, "need dpop_nonce_secret_env"),
+        ({"dpop_base_url": "https://a", "dpop_nonce_secret_env": "NOPE"}, "NOPE is not set"),
+        ({"dpop_base_url": "https://a", "dpop_nonce_secret_env": "TEST_SECRET",
+          "dpop_algorithms": "HS256"}, "symmetric"),
+        ({"rules": "/a dpop=maybe", "dpop_base_url": "https://a"}, "dpop must be one of"),
+    ],
+)  # fmt: skip
+def test_dpop_setting_mistakes_name_the_setting(settings: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        from_config(echo_app, {**BASE, **settings}, source="t", environ=ENVIRON)
