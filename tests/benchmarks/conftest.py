@@ -131,6 +131,19 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                 f"+{checked[store] - checked['none']:6.2f} us over a hit without it "
                 f"({checked[store] / checked['none']:5.2f}x the hit; best of interleaved rounds)"
             )
+    dpop = extra.get("dpop", {}).get("dpop_us")
+    if dpop:
+        miss = dpop["bearer-miss"] - dpop["bare"]
+        write(
+            f"  bearer cache miss (ES256 token): +{miss:.1f} us over a bare app; "
+            f"bearer cache hit: +{dpop['bearer-hit'] - dpop['bare']:.1f} us"
+        )
+        for case in ("dpop-hit", "dpop-nonce", "dpop-redis"):
+            added = dpop[case] - dpop["bearer-hit"]
+            write(
+                f"  DPoP proof (ES256) added to a cached token, {case:10s}: +{added:6.1f} us, "
+                f"{added / miss:5.2f}x a bearer miss's cost (best of interleaved rounds)"
+            )
     _scaling(write, extra)
     spread = extra.get("propagation")
     if spread and "all_p99_ms" in spread:
