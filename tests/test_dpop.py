@@ -732,3 +732,60 @@ def test_the_metadata_document_announces_dpop(clock: Clock) -> None:
 def _b64(data: bytes | dict[str, Any]) -> str:
     raw = json.dumps(data).encode() if isinstance(data, dict) else data
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+# -- real processes: gunicorn servers sharing one Redis ----------------------------------
+
+
+def test_replay_and_nonces_across_gunicorn_servers_sharing_redis(
+    gunicorn: Any, redis_url: str
+) -> None:
+    """Two servers of two workers each, configured from the environment: a proof
+    used at one is refused at the other, and a nonce issued by one passes at the other."""
+    import http.client
+    import time
+
+    env = {
+        "JWT_WSGI_ALGORITHMS": "HS256",
+        "JWT_WSGI_KEY_ENV": "DPOP_TEST_KEY",
+        "DPOP_TEST_KEY": SECRET,
+        "JWT_WSGI_DPOP": "allowed",
+        "JWT_WSGI_DPOP_BASE_URL": BASE,
+        "JWT_WSGI_DPOP_NONCE_SECRET_ENV": "DPOP_NONCE",
+        "DPOP_NONCE": "n" * 32,
+        "JWT_WSGI_REVOCATION_URL": redis_url,
+        "JWT_WSGI_REVOCATION_PREFIX": f"dpop-http-{free_port()}:",
+    }
+    servers = [gunicorn("tests.dpop_app:app", workers=2, env=env) for _ in range(2)]
+    key = DPoPKey()
+    now = time.time()
+    token = make_token({"cnf": {"jkt": key.jkt}}, now=now)
+
+    def send(server: Any, proof: str, **headers: str) -> tuple[int, Any, Any]:
+        """One request through the real server; the response headers with repeats kept."""
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        try:
+            conn.request("GET", "/orders", headers={"Authorization": f"DPoP {token}",
+                                                    "DPoP": proof, **headers})  # fmt: skip
+            response = conn.getresponse()
+            return response.status, response.msg, json.loads(response.read())
+        finally:
+            conn.close()
+
+    status, headers, body = send(servers[0], key.proof("GET", BASE + "/orders", token))
+    assert (status, body["error"]) == (401, "use_dpop_nonce")
+    nonce = headers["DPoP-Nonce"]
+    proof = key.proof("GET", BASE + "/orders", token, nonce=nonce)
+    status, _, body = send(servers[1], proof)  # the other server accepts the first's nonce
+    assert status == 200 and body["claims"]["cnf"] == {"jkt": key.jkt}
+    for server in (servers[0], servers[1], servers[1]):  # replayed anywhere, any worker
+        status, headers, body = send(server, proof)
+        assert (status, body["error"]) == (401, "invalid_dpop_proof")
+        assert body["error_description"] == "the DPoP proof was already used"
+        first, second = headers.get_all("WWW-Authenticate")
+        assert first.startswith('DPoP realm="api", error="invalid_dpop_proof"')
+        assert second == 'Bearer realm="api"'
+    spoofed = key.proof("GET", "https://evil.example/orders", token, nonce=nonce)
+    status, _, body = send(servers[0], spoofed, Host="evil.example",
+                           **{"X-Forwarded-Host": "evil.example"})  # fmt: skip
+    assert (status, body["error_description"]) == (401, "the DPoP proof was made for another URL")
