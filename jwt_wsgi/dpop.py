@@ -136,7 +136,7 @@ def normalise_url(url: str) -> str | None:
         port = parts.port
     except ValueError:
         return None
-    scheme = parts.scheme.lower()
+    scheme = parts.scheme  # urlsplit gives it in lower case, as hostname
     host = parts.hostname
     if scheme not in _DEFAULT_PORTS or not host or "@" in parts.netloc:
         return None

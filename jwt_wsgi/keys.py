@@ -459,8 +459,10 @@ def prepare_public_jwk(member: Mapping[str, Any], algorithm: str) -> Any:
     if member.get("alg", algorithm) != algorithm:
         raise ConfigurationError("its alg is not the one it signs with")
     raw = _load_jwk(member)
-    if ALGORITHM_KEY_TYPES[algorithm] != _key_type(raw) or not curve_fits(raw, algorithm):
+    if ALGORITHM_KEY_TYPES[algorithm] != _key_type(raw):
         raise ConfigurationError(f"it is not a key for {algorithm}")
+    if not curve_fits(raw, algorithm):
+        raise ConfigurationError(f"its curve is not the one {algorithm} uses")
     if isinstance(raw, rsa.RSAPublicKey):
         check_rsa_key(raw)
     try:

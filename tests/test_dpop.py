@@ -176,6 +176,7 @@ def test_a_missing_proof_is_invalid_dpop_proof_in_a_dpop_challenge(
         ({"headers": {"typ": "JWT"}}, MalformedDPoPProof),
         ({"headers": {"typ": None}}, MalformedDPoPProof),
         ({"headers": {"crit": ["exp"]}}, MalformedDPoPProof),
+        ({"headers": {"b64": True}}, MalformedDPoPProof),
         ({"headers": {"jwk": None}}, MalformedDPoPProof),
         ({"headers": {"jwk": "abc"}}, MalformedDPoPProof),
         ({"claims": {"jti": None}}, MalformedDPoPProof),
@@ -338,7 +339,10 @@ def test_two_dpop_headers_are_refused(clock: Clock, key: DPoPKey) -> None:
     second = key.proof("GET", BASE + "/orders", token)
     response = api.send(token, f"{first}, {second}")
     assert (response.status_code, api.refused()) == (401, MalformedDPoPProof)
-    response = api.send(token, "x" * 5000)
+    assert response.json["error_description"] == "the request must carry exactly one DPoP proof"
+    # A proof over max_proof_bytes is refused unparsed, valid or not.
+    large = key.proof("GET", BASE + "/orders", token, claims={"pad": "x" * 5000})
+    response = api.send(token, large)
     assert (response.status_code, api.refused()) == (401, MalformedDPoPProof)
 
 

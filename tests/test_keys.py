@@ -363,3 +363,29 @@ def test_a_fetched_set_skips_members_that_are_not_objects(caplog: pytest.LogCapt
         ring = KeyRing({"keys": ["junk", member]}, ["HS256"], skip_unusable=True)
     assert [k.kid for k in ring.keys] == ["k"]
     assert "member #0: not a JSON object" in caplog.text
+
+
+def test_a_key_that_came_with_a_request_is_checked_like_a_configured_one() -> None:
+    """prepare_public_jwk (DPoP proof keys): each refusal says why; nothing private passes."""
+    from jwt_wsgi.keys import prepare_public_jwk
+
+    p256 = ec.generate_private_key(ec.SECP256R1())
+    es256 = jwt.get_algorithm_by_name("ES256")
+    public = es256.to_jwk(p256.public_key(), as_dict=True)
+    private = es256.to_jwk(p256, as_dict=True)
+    p384 = es256.to_jwk(ec.generate_private_key(ec.SECP384R1()).public_key(), as_dict=True)
+    rsa_public = jwt.get_algorithm_by_name("RS256").to_jwk(
+        rsa.generate_private_key(65537, 2048).public_key(), as_dict=True
+    )
+    assert isinstance(prepare_public_jwk(public, "ES256"), ec.EllipticCurvePublicKey)
+    for member, algorithm, message in [
+        (private, "ES256", "private or secret"),
+        ({"kty": "oct", "k": "c2VjcmV0"}, "ES256", "private or secret"),
+        ({**public, "use": "enc"}, "ES256", "use 'enc'"),
+        ({**public, "alg": "ES384"}, "ES256", "its alg"),
+        (rsa_public, "ES256", "not a key for ES256"),
+        (p384, "ES256", "its curve is not the one ES256 uses"),
+        ({"kty": "EC", "crv": "P-256"}, "ES256", "cannot be loaded"),
+    ]:
+        with pytest.raises(ConfigurationError, match=message):
+            prepare_public_jwk(member, algorithm)

@@ -76,6 +76,19 @@ def test_memory_store_forgets_revocations_once_the_token_expired() -> None:
     assert len(store) == 2 and not store.is_revoked({"jti": "old"})
 
 
+def test_memory_store_keeps_an_entry_rewritten_with_a_later_expiry() -> None:
+    """Expired entries leave on writes; one rewritten to last longer stays."""
+    clock = Clock()
+    store = MemoryRevocationStore(clock=clock)
+    store.revoke("t1", expires_at=NOW + 10)
+    store.revoke("t1", expires_at=NOW + 100)
+    store.revoke("t2", expires_at=NOW + 10)
+    clock.now = NOW + 50
+    store.revoke("t3", expires_at=NOW + 100)  # a write: what expired leaves
+    assert store.is_revoked({"jti": "t1"}) and not store.is_revoked({"jti": "t2"})
+    assert len(store) == 2
+
+
 def test_revoking_needs_a_jti() -> None:
     with pytest.raises(ConfigurationError, match="jti"):
         MemoryRevocationStore().revoke({"sub": "x"})
