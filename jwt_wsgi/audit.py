@@ -121,6 +121,8 @@ def _describe(rule: Rule) -> list[str]:
         checks.append(f"any_of={len(rule.any_of)},all_of={len(rule.all_of)}")
     if rule.when is not None:
         checks.append("when=" + getattr(rule.when, "__name__", "callable"))
+    if rule.dpop is not None:
+        checks.append(f"dpop={rule.dpop}")
     if rule.shadow:
         checks.append("shadow")
     return checks

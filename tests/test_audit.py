@@ -13,7 +13,7 @@ import pytest
 from werkzeug.routing import Map
 from werkzeug.routing import Rule as WerkzeugRule
 
-from jwt_wsgi import ConfigurationError, JWTMiddleware, Rule
+from jwt_wsgi import ConfigurationError, DPoP, JWTMiddleware, Rule
 from jwt_wsgi.audit import Route, audit_routes, explain, find_routes, sample_path
 from jwt_wsgi.cli import OK, REFUSED, main
 
@@ -226,12 +226,14 @@ def test_every_kind_of_check_is_described() -> None:
         lambda environ, start_response: [],
         key=SECRET,
         algorithms=["HS256"],
+        dpop_proofs=DPoP("https://api.example.com"),
         rules=[
             Rule("/a", providers=["default"], kinds=["refresh"], max_age=60, acr=["mfa"],
-                 when=weekdays),
+                 when=weekdays, dpop="required"),
         ],
     )  # fmt: skip
     (report,), _ = audit_routes(mw, [Route("/a", "/a", ("GET",))])
     assert report.checks == [
-        "providers=default", "kinds=refresh", "max_age=60s", "acr=mfa", "when=weekdays"
+        "providers=default", "kinds=refresh", "max_age=60s", "acr=mfa", "when=weekdays",
+        "dpop=required",
     ]  # fmt: skip
