@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -176,7 +177,6 @@ def test_a_missing_proof_is_invalid_dpop_proof_in_a_dpop_challenge(
         ({"headers": {"typ": "JWT"}}, MalformedDPoPProof),
         ({"headers": {"typ": None}}, MalformedDPoPProof),
         ({"headers": {"crit": ["exp"]}}, MalformedDPoPProof),
-        ({"headers": {"b64": True}}, MalformedDPoPProof),
         ({"headers": {"jwk": None}}, MalformedDPoPProof),
         ({"headers": {"jwk": "abc"}}, MalformedDPoPProof),
         ({"claims": {"jti": None}}, MalformedDPoPProof),
@@ -231,6 +231,25 @@ def _without(proof: str, key: DPoPKey, change: dict[str, Any]) -> str:
     return jwt.encode(claims, key.key, algorithm=key.algorithm, headers=header)
 
 
+def test_a_proof_using_an_unsupported_jws_extension_is_malformed(
+    clock: Clock, key: DPoPKey
+) -> None:
+    """``b64`` (RFC 7797), even ``true``, which some PyJWT versions drop when signing."""
+    api = Api(clock)
+    token = bound(key)
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.jwk, "b64": True}
+    claims = {"jti": "j", "htm": "GET", "htu": BASE + "/orders", "iat": int(NOW),
+              "ath": access_token_hash(token)}  # fmt: skip
+    signing_input = f"{_b64(header)}.{_b64(claims)}"
+    signature = jwt.get_algorithm_by_name("ES256").sign(signing_input.encode(), key.key)
+    response = api.send(token, f"{signing_input}.{_b64(signature)}")
+    assert (response.status_code, api.refused()) == (401, MalformedDPoPProof)
+    header.pop("b64")
+    signing_input = f"{_b64(header)}.{_b64(claims)}"
+    signature = jwt.get_algorithm_by_name("ES256").sign(signing_input.encode(), key.key)
+    assert api.send(token, f"{signing_input}.{_b64(signature)}").status_code == 200
+
+
 def test_proof_age_limits_are_inclusive_and_configurable(clock: Clock, key: DPoPKey) -> None:
     api = Api(clock, max_age=10, leeway=2)
     token = bound(key)
@@ -272,7 +291,8 @@ def test_a_weak_rsa_proof_key_is_refused(clock: Clock) -> None:
     weak = DPoPKey("RS256", key=rsa.generate_private_key(65537, 1024), clock=clock)
     api = Api(clock)
     token = bound(weak)
-    with pytest.warns(jwt.warnings.InsecureKeyLengthWarning):  # PyJWT warns the signer too
+    with warnings.catch_warnings():  # newer PyJWT warns the signer too
+        warnings.simplefilter("ignore")
         proof = weak.proof("GET", BASE + "/orders", token)
     response = api.send(token, proof)
     assert (response.status_code, api.refused()) == (401, MalformedDPoPProof)

@@ -184,6 +184,11 @@ def test_dpop_proofs_and_bound_tokens_from_other_libraries(
 
     from jwt_wsgi import DPoP, DPoPKeyMismatch, DPoPMethodMismatch, DPoPProofReplayed
 
+    if library is _jwcrypto_proof and kty == "RSA":
+        import cryptography
+
+        if int(cryptography.__version__.split(".")[0]) < 39:
+            pytest.skip("jwcrypto signs RSA through cryptography 39's API; the floor is older")
     jkt, sign = library(kty, alg)
     issuer = jwk.JWK.generate(kty="EC", crv="P-256", kid="as")
     made = cjwt.JWT(header={"alg": "ES256", "kid": "as"}, claims={**CLAIMS, "cnf": {"jkt": jkt}})
