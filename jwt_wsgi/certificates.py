@@ -17,7 +17,6 @@ value in a bounded memo: a client sends the same certificate again and again.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
@@ -26,6 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from .errors import ConfigurationError
+from .tokens import b64encode
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -79,4 +79,4 @@ class ClientCertificates:
         except (ValueError, UnicodeError):
             return None  # not a certificate: as if none came
         digest = hashlib.sha256(certificate.public_bytes(Encoding.DER)).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        return b64encode(digest)

@@ -43,7 +43,7 @@ from .jwks import RemoteKeySet
 from .keys import _EC_CURVES, _JWK_LOADERS, ALGORITHM_KEY_TYPES
 from .minter import Minter
 from .signing import generate_key, key_family, new_key, public_jwk, signing_key, thumbprint
-from .tokens import b64decode, parse_json_object
+from .tokens import b64decode, b64encode, parse_json_object
 
 #: Exit codes, documented above.
 OK, REFUSED, USAGE = 0, 1, 2
@@ -93,7 +93,7 @@ def keygen(args: argparse.Namespace, out: TextIO) -> int:
             raise _Failure("an HMAC secret has no PEM form; use --format jwk")
         secret = new_key(algorithm)
         kid = kid or secrets.token_urlsafe(12)
-        private: dict[str, Any] = {"kty": "oct", "k": _b64(secret)}
+        private: dict[str, Any] = {"kty": "oct", "k": b64encode(secret)}
         public = None
     else:
         prepared = signing_key(generate_key(algorithm), algorithm, kid)
@@ -503,10 +503,6 @@ def _json_object(data: bytes, path: str) -> dict[str, Any]:
     except ValueError:
         raise _Failure(f"{path} is not valid JSON") from None
     return value
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def _unb64(text: Any, path: str) -> bytes:

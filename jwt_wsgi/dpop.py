@@ -31,7 +31,6 @@ Where DPoP applies is the ``dpop=`` mode of each
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -65,7 +64,8 @@ from .errors import (
 )
 from .keys import ALGORITHM_KEY_TYPES, prepare_public_jwk, validate_algorithms
 from .revocation import DenylistStore, MemoryRevocationStore
-from .tokens import b64decode, parse_json_object, safe_verify
+from .signing import jwk_thumbprint
+from .tokens import b64decode, b64encode, parse_json_object, safe_verify
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -88,29 +88,9 @@ _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def access_token_hash(token: str) -> str:
     """A proof's ``ath`` for ``token``: base64url SHA-256 of its ASCII (section 4.2)."""
-    return _b64(hashlib.sha256(token.encode("ascii")).digest())
-
-
-def jwk_thumbprint(jwk: dict[str, Any]) -> str:
-    """The RFC 7638 SHA-256 thumbprint of a public JWK, from its required members."""
-    members = _THUMBPRINT_MEMBERS.get(jwk.get("kty"))  # type: ignore[arg-type]
-    if members is None or not all(isinstance(jwk.get(m), str) for m in members):
-        raise ConfigurationError("the JWK lacks the members of its key type")
-    canonical = "{" + ",".join(f'"{m}":"{jwk[m]}"' for m in members) + "}"
-    return _b64(hashlib.sha256(canonical.encode("utf-8")).digest())
-
-
-_THUMBPRINT_MEMBERS = {
-    "RSA": ("e", "kty", "n"),
-    "EC": ("crv", "kty", "x", "y"),
-    "OKP": ("crv", "kty", "x"),
-}
+    return b64encode(hashlib.sha256(token.encode("ascii")).digest())
 
 
 def _normalise_escapes(path: str) -> str:
@@ -194,7 +174,7 @@ class DPoPNonces:
 
     def _nonce(self, period: int) -> str:
         mac = hmac.new(self._secret, period.to_bytes(8, "big", signed=True), hashlib.sha256)
-        return _b64(mac.digest()[:18])
+        return b64encode(mac.digest()[:18])
 
     def current(self) -> str:
         """The nonce to give clients now."""

@@ -48,6 +48,7 @@ from ._checks import Duration
 from .errors import ConfigurationError
 from .keys import KeyRing, validate_algorithms
 from .signing import MemoryKeyStore, SigningKey, thumbprint
+from .tokens import b64encode
 
 __all__ = ["KeyStore", "Minter", "SigningKey", "TokenPair", "thumbprint"]
 
@@ -364,17 +365,11 @@ class MinterKeys:
         for key in keys:
             jwk = key.public_jwk()
             material.append(
-                jwk if jwk is not None else {"kty": "oct", "kid": key.kid, "k": _b64(key.key)}
+                jwk if jwk is not None else {"kty": "oct", "kid": key.kid, "k": b64encode(key.key)}
             )
         if len(material) == 1 and keys[0].kid is None:
             return KeyRing(keys[0].key, self.algorithms, allow_weak_hmac_keys=True)
         return KeyRing({"keys": material}, self.algorithms, allow_weak_hmac_keys=True)
-
-
-def _b64(secret: bytes) -> str:
-    import base64
-
-    return base64.urlsafe_b64encode(secret).rstrip(b"=").decode()
 
 
 def _subject(identity: Any) -> str:

@@ -21,7 +21,6 @@ configuration, and never published.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import fcntl
 import hashlib
@@ -30,7 +29,7 @@ import os
 import secrets
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,7 @@ from .keys import (
     pem_text,
     validate_algorithms,
 )
+from .tokens import b64encode
 
 _PRIVATE_TYPES = {
     "RSA": (rsa.RSAPrivateKey,),
@@ -134,22 +134,28 @@ def key_family(key: Any) -> str:
     return "EdDSA"
 
 
-#: The members of each family's RFC 7638 thumbprint input.
+#: The members of each key type's RFC 7638 thumbprint input, in their order.
 _THUMBPRINT_MEMBERS = {
-    "RS256": ("e", "kty", "n"),
-    "ES256": ("crv", "kty", "x", "y"),
-    "EdDSA": ("crv", "kty", "x"),
+    "RSA": ("e", "kty", "n"),
+    "EC": ("crv", "kty", "x", "y"),
+    "OKP": ("crv", "kty", "x"),
 }
 
 
 def thumbprint(public_key: Any) -> str:
     """The RFC 7638 JWK thumbprint (SHA-256) of a public key: a stable default ``kid``."""
     family = key_family(public_key)
-    members = _THUMBPRINT_MEMBERS[family]
-    jwk = jwt.get_algorithm_by_name(family).to_jwk(public_key, as_dict=True)
-    required = {name: jwk[name] for name in members}
-    canonical = json.dumps(required, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
+    return jwk_thumbprint(jwt.get_algorithm_by_name(family).to_jwk(public_key, as_dict=True))
+
+
+def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
+    """The RFC 7638 SHA-256 thumbprint of a public JWK, from its required members
+    (a DPoP key's ``jkt``); :class:`ConfigurationError` if it lacks them."""
+    members = _THUMBPRINT_MEMBERS.get(jwk.get("kty"))  # type: ignore[arg-type]
+    if members is None or not all(isinstance(jwk.get(m), str) for m in members):
+        raise ConfigurationError("the JWK lacks the members of its key type")
+    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"))
+    return b64encode(hashlib.sha256(canonical.encode("utf-8")).digest())
 
 
 def load_signing_key(key: Any, algorithm: str, allow_weak: bool) -> Any:

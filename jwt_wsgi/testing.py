@@ -28,11 +28,11 @@ import jwt
 from werkzeug.test import Client
 
 from .authenticator import Authenticator
-from .dpop import access_token_hash, jwk_thumbprint
+from .dpop import access_token_hash
 from .errors import ConfigurationError
 from .middleware import JWTMiddleware
 from .minter import Minter
-from .signing import new_key, signing_key
+from .signing import jwk_thumbprint, new_key, signing_key
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication

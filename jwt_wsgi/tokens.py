@@ -148,6 +148,14 @@ def copy_json(value: Any) -> Any:
     return value
 
 
+def b64encode(data: bytes) -> str:
+    """base64url without padding (RFC 7515 section 2): segments, thumbprints, hashes."""
+    return binascii.b2a_base64(data, newline=False).decode("ascii").rstrip("=").translate(_URLSAFE)
+
+
+_URLSAFE = str.maketrans("+/", "-_")
+
+
 def b64decode(segment: str) -> bytes:
     """Decode one base64url segment, refusing padding and non-canonical forms.
 

@@ -44,9 +44,9 @@ from jwt_wsgi import (
     Rule,
     UnsupportedToken,
 )
-from jwt_wsgi.dpop import DPoPMode, access_token_hash, jwk_thumbprint, normalise_url
+from jwt_wsgi.dpop import DPoPMode, access_token_hash, normalise_url
 from jwt_wsgi.metadata import protected_resource_metadata
-from jwt_wsgi.signing import thumbprint
+from jwt_wsgi.signing import jwk_thumbprint, thumbprint
 from jwt_wsgi.testing import DPoPKey, TokenClient
 
 from .conftest import free_port
