@@ -487,7 +487,10 @@ class Authenticator:
             raise DPoPTokenNotBound()
         assert self.dpop_proofs is not None and self._dpop_replay is not None
         assert environ is not None
-        return self.dpop_proofs.check(environ, token, verified.jkt, now, self._dpop_replay)
+        proof = self.dpop_proofs.verify(
+            environ, self._dpop_replay, token=token, jkt=verified.jkt, now=now
+        )
+        return proof.nonce
 
     def _check_certificate(self, verified: Verified, environ: WSGIEnvironment | None) -> None:
         """RFC 8705: the request's client certificate is the one the token is bound to."""

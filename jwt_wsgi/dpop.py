@@ -196,6 +196,20 @@ class DPoPNonces:
 
 
 @dataclass(frozen=True, slots=True)
+class Proof:
+    """A DPoP proof that passed :meth:`DPoP.verify`.
+
+    :param jkt: the RFC 7638 thumbprint of the key that signed it: what a
+        token endpoint puts in the token's ``cnf.jkt``.
+    :param nonce: a fresh nonce to send as ``DPoP-Nonce`` (the proof used the
+        previous one), or ``None``.
+    """
+
+    jkt: str
+    nonce: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class _ProofKey:
     """What a proof header says, checked once per distinct header: the client's key."""
 
@@ -276,19 +290,27 @@ class DPoP:
             return revocation
         return MemoryRevocationStore(clock=clock)
 
-    def check(
+    def verify(
         self,
         environ: WSGIEnvironment,
-        token: str,
-        jkt: str,
-        now: float,
         replay: DenylistStore,
-    ) -> str | None:
-        """Check the request's proof for ``token`` (bound to ``jkt``); raise if it fails.
+        *,
+        token: str | None = None,
+        jkt: str | None = None,
+        now: float | None = None,
+    ) -> Proof:
+        """Check the request's ``DPoP`` proof; raise an :class:`~jwt_wsgi.errors.AuthError`
+        subclass (:class:`~jwt_wsgi.errors.InvalidDPoPProof` and its kin) if it fails.
 
-        Returns a fresh nonce to send with the response when the proof used
-        the previous one, else ``None``.
+        :param replay: where the proof's id is recorded (see :meth:`replay_store`).
+        :param token: the access token sent with it: ``ath`` must be its hash.
+            A token endpoint (RFC 9449 section 5) has none, and binds the
+            token it issues to the returned :attr:`Proof.jkt`.
+        :param jkt: the thumbprint the token is bound to (its ``cnf.jkt``).
+        :param now: the current time (``time.time()``).
         """
+        if now is None:
+            now = time.time()
         value = environ.get("HTTP_DPOP")
         if not isinstance(value, str) or not value.strip():
             raise DPoPProofMissing()
@@ -332,10 +354,11 @@ class DPoP:
             raise DPoPUrlMismatch()
         if not now - self.max_age - self.leeway <= iat <= now + self.leeway:
             raise DPoPProofStale()
-        ath = claims.get("ath")
-        if not isinstance(ath, str) or not hmac.compare_digest(ath, access_token_hash(token)):
-            raise DPoPAthMismatch()
-        if not hmac.compare_digest(key.thumbprint, jkt):
+        if token is not None:
+            ath = claims.get("ath")
+            if not isinstance(ath, str) or not hmac.compare_digest(ath, access_token_hash(token)):
+                raise DPoPAthMismatch()
+        if jkt is not None and not hmac.compare_digest(key.thumbprint, jkt):
             raise DPoPKeyMismatch()
         fresh = None if self.nonces is None else self.nonces.check(claims.get("nonce"))
         # Last, so that only proofs good in every other way take a place in the store.
@@ -346,7 +369,7 @@ class DPoP:
             raise ReplayCheckFailed() from exc
         if first is not None:
             raise DPoPProofReplayed()
-        return fresh
+        return Proof(key.thumbprint, fresh)
 
     def _proof_key(self, header_b64: str) -> _ProofKey:
         """Check a proof header (``typ``, ``alg``, ``jwk``) and load its key."""

@@ -201,3 +201,29 @@ def test_logout_ends_the_session(browser: Any, example: Any, serve: Any) -> None
     # The token itself is revoked, not only forgotten by the browser.
     status = http_request(url, "/api/notes", headers={"Cookie": f"access_token={token}"})[0]
     assert status == 401
+
+
+def test_dpop_from_the_browser_with_a_webcrypto_key(browser: Any, serve: Any) -> None:
+    """The DPoP example in Chromium: WebCrypto makes the key and signs every proof
+    (a third, independent JOSE implementation); nonces, replay and downgrade."""
+    example = load("dpop_app")
+    built: list[Any] = []
+    url = serve(lambda environ, start_response: built[0](environ, start_response))
+    built.append(example.create_app(url))
+    browser.get(url + "/")
+    result = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "dpopDemo().then(done, (error) => done({failed: String(error)}));"
+    )
+    assert "failed" not in result, result
+    assert (result["tokenStatus"], result["tokenType"]) == (200, "DPoP")
+    # The server's thumbprint of the key is the one the browser computed (RFC 7638).
+    assert result["meStatus"] == 200
+    assert result["me"] == {"sub": "alice", "jkt": result["jkt"]}
+    assert result["replayStatus"] == 401
+    assert result["replay"]["error_description"] == "the DPoP proof was already used"
+    assert result["replayChallenge"].startswith('DPoP realm="api", error="invalid_dpop_proof"')
+    assert result["bearerStatus"] == 401
+    assert result["bearer"]["error_description"] == (
+        "a DPoP-bound token must be sent with the DPoP scheme and a proof"
+    )

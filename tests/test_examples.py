@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import jwt
 import pytest
 
 from .helpers import http_request
@@ -318,3 +319,37 @@ def test_the_example_tests_of_a_users_app_pass() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "7 passed" in done.stdout
+
+
+def test_the_dpop_example_token_endpoint_binds_to_the_proof_key(serve: Any) -> None:
+    """The token endpoint over HTTP: a nonce first, then a bound token; bad proofs refused."""
+    from jwt_wsgi.testing import DPoPKey
+
+    example = load("dpop_app")
+    built: list[Any] = []
+    url = serve(lambda environ, start_response: built[0](environ, start_response))
+    built.append(example.create_app(url))
+    key = DPoPKey()
+    login = json.dumps({"username": "alice", "password": "wonderland"}).encode()
+
+    def token_request(proof: str, body: bytes = login) -> tuple[int, dict[str, str], Any]:
+        headers = {"DPoP": proof, "Content-Type": "application/json"}
+        status, got, data = http_request(url, "/token", method="POST", headers=headers, body=body)
+        return status, got, json.loads(data)
+
+    status, headers, body = token_request(key.proof("POST", url + "/token"))
+    assert (status, body["error"]) == (400, "use_dpop_nonce")
+    nonce = headers["DPoP-Nonce"]
+    status, _, body = token_request(key.proof("GET", url + "/token", nonce=nonce))
+    assert (status, body["error"]) == (400, "invalid_dpop_proof")
+    wrong = json.dumps({"username": "alice", "password": "nope"}).encode()
+    status, _, body = token_request(key.proof("POST", url + "/token", nonce=nonce), wrong)
+    assert (status, body["error"]) == (400, "invalid_grant")
+    status, _, body = token_request(key.proof("POST", url + "/token", nonce=nonce))
+    assert status == 200 and body["token_type"] == "DPoP"
+    token = body["access_token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["cnf"] == {"jkt": key.jkt}
+    headers = key.headers(token, "GET", url + "/api/me", nonce=nonce)
+    status, _, data = http_request(url, "/api/me", headers=headers)
+    assert (status, json.loads(data)) == (200, {"sub": "alice", "jkt": key.jkt})
