@@ -770,15 +770,15 @@ def test_replay_and_nonces_across_gunicorn_servers_sharing_redis(
     import time
 
     env = {
-        "JWT_WSGI_ALGORITHMS": "HS256",
-        "JWT_WSGI_KEY_ENV": "DPOP_TEST_KEY",
+        "DPOP_APP_ALGORITHMS": "HS256",
+        "DPOP_APP_KEY_ENV": "DPOP_TEST_KEY",
         "DPOP_TEST_KEY": SECRET,
-        "JWT_WSGI_DPOP": "allowed",
-        "JWT_WSGI_DPOP_BASE_URL": BASE,
-        "JWT_WSGI_DPOP_NONCE_SECRET_ENV": "DPOP_NONCE",
+        "DPOP_APP_DPOP": "allowed",
+        "DPOP_APP_DPOP_BASE_URL": BASE,
+        "DPOP_APP_DPOP_NONCE_SECRET_ENV": "DPOP_NONCE",
         "DPOP_NONCE": "n" * 32,
-        "JWT_WSGI_REVOCATION_URL": redis_url,
-        "JWT_WSGI_REVOCATION_PREFIX": f"dpop-http-{free_port()}:",
+        "DPOP_APP_REVOCATION_URL": redis_url,
+        "DPOP_APP_REVOCATION_PREFIX": f"dpop-http-{free_port()}:",
     }
     servers = [gunicorn("tests.dpop_app:app", workers=2, env=env) for _ in range(2)]
     key = DPoPKey()
