@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Request, Response
@@ -39,12 +41,12 @@ if TYPE_CHECKING:
 USERS = {"alice": "wonderland", "bob": "builder"}  # Change this!
 
 
-def create_app(base_url: str) -> WSGIApplication:
+def create_app(base_url: str, *, clock: Callable[[], float] = time.time) -> WSGIApplication:
     """The site for clients that address it as ``base_url`` (what ``htu`` must name)."""
     secret = secrets.token_bytes(32)
-    minter = Minter(secret, expires_in=300)
-    store = MemoryRevocationStore()  # revocation, and the proof ids (one process here)
-    proofs = DPoP(base_url, nonces=DPoPNonces.generate(), replay=store)
+    minter = Minter(secret, expires_in=300, clock=clock)
+    store = MemoryRevocationStore(clock=clock)  # revocation, and proof ids (one process)
+    proofs = DPoP(base_url, nonces=DPoPNonces.generate(clock=clock), replay=store)
 
     @Request.application
     def site(request: Request) -> Response:
@@ -64,7 +66,7 @@ def create_app(base_url: str) -> WSGIApplication:
     def token_endpoint(request: Request) -> Response:
         """A token endpoint in a few lines (RFC 9449 section 5): the proof's key binds the token."""
         try:
-            proof = proofs.verify(request.environ, store)
+            proof = proofs.verify(request.environ, store, now=clock())
         except DPoPNonceRequired as error:
             return token_error("use_dpop_nonce", error.description, error.dpop_nonce)
         except InvalidDPoPProof as error:
@@ -82,6 +84,7 @@ def create_app(base_url: str) -> WSGIApplication:
 
     return JWTMiddleware(
         site,
+        clock=clock,
         key=secret,
         algorithms=["HS256"],
         dpop="required",

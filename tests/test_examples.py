@@ -325,11 +325,14 @@ def test_the_dpop_example_token_endpoint_binds_to_the_proof_key(serve: Any) -> N
     """The token endpoint over HTTP: a nonce first, then a bound token; bad proofs refused."""
     from jwt_wsgi.testing import DPoPKey
 
+    from .helpers import Clock
+
     example = load("dpop_app")
+    clock = Clock(time.time())
     built: list[Any] = []
     url = serve(lambda environ, start_response: built[0](environ, start_response))
-    built.append(example.create_app(url))
-    key = DPoPKey()
+    built.append(example.create_app(url, clock=clock))
+    key = DPoPKey(clock=clock)
     login = json.dumps({"username": "alice", "password": "wonderland"}).encode()
 
     def token_request(proof: str, body: bytes = login) -> tuple[int, dict[str, str], Any]:
@@ -353,3 +356,6 @@ def test_the_dpop_example_token_endpoint_binds_to_the_proof_key(serve: Any) -> N
     headers = key.headers(token, "GET", url + "/api/me", nonce=nonce)
     status, _, data = http_request(url, "/api/me", headers=headers)
     assert (status, json.loads(data)) == (200, {"sub": "alice", "jkt": key.jkt})
+    clock.now += 300  # the nonce's period is over: still accepted, and a new one comes back
+    status, headers, body = token_request(key.proof("POST", url + "/token", nonce=nonce))
+    assert status == 200 and headers["DPoP-Nonce"] != nonce
