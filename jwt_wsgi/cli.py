@@ -9,7 +9,9 @@ Every command works on files and standard streams, so it fits in scripts:
   labelled as such, with times in UTC and relative to now;
 * ``verify`` checks a token with the same :class:`~jwt_wsgi.Authenticator` the
   middleware uses and names the reason code when it fails;
-* ``jwks`` prints the public JWK Set of some key files.
+* ``jwks`` prints the public JWK Set of some key files;
+* ``proof`` prints a DPoP proof (RFC 9449) for one request, to call a DPoP
+  API with ``curl``.
 
 Tokens are read from standard input when the argument is ``-`` or absent, so
 they need not appear in the process list or the shell's history. Secrets are
@@ -164,6 +166,31 @@ def mint(args: argparse.Namespace, out: TextIO) -> int:
         )
     else:
         print(token, file=out)
+    return OK
+
+
+# proof
+
+
+def proof(args: argparse.Namespace, out: TextIO) -> int:
+    """Print a DPoP proof for ``METHOD URL`` signed with ``--key`` (and ``ath`` for ``--token``)."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from .dpop import make_proof
+    from .signing import jwk_thumbprint
+
+    key, algorithm, _ = _signing_key_file(args.key, args.alg)
+    if ALGORITHM_KEY_TYPES[algorithm] == "oct":
+        raise _Failure("a DPoP proof is signed with a private key, not an HMAC secret")
+    if isinstance(key, bytes):
+        key = load_pem_private_key(key, password=None)
+    token = None if args.token is None else _token(args)
+    made = make_proof(key, algorithm, args.method, args.url, token, nonce=args.nonce)
+    public = jwt.get_algorithm_by_name(algorithm).to_jwk(key.public_key(), as_dict=True)
+    if args.json:
+        _emit(out, ok=True, proof=made, jkt=jwk_thumbprint(public))
+    else:
+        print(made, file=out)
     return OK
 
 
@@ -481,8 +508,9 @@ def _token(args: argparse.Namespace) -> str:
     else:
         text = args.token
     token = text.strip()
-    if token.startswith("Bearer "):
-        token = token[len("Bearer ") :].strip()
+    for scheme in ("Bearer ", "DPoP "):
+        if token.startswith(scheme):
+            token = token[len(scheme) :].strip()
     if not token:
         raise _Failure("no token given (an argument, or standard input)", REFUSED)
     return token
@@ -591,6 +619,14 @@ def _parser() -> argparse.ArgumentParser:
 
     sub = command("jwks", jwks, "print the public JWK Set of key files")
     sub.add_argument("files", nargs="+", help="private or public key files (JWK or PEM)")
+
+    sub = command("proof", proof, "print a DPoP proof (RFC 9449) for one request")
+    sub.add_argument("method", help="the request's method (htm): GET, POST...")
+    sub.add_argument("url", help="the request's URL (htu), e.g. https://api.example.com/orders")
+    sub.add_argument("--key", required=True, help="the client's private key file (JWK or PEM)")
+    sub.add_argument("--alg", type=_algorithm, help="algorithm (the key's alg, or its usual one)")
+    sub.add_argument("--token", help="the access token it goes with (ath), or - (standard input)")
+    sub.add_argument("--nonce", help="the server's DPoP-Nonce")
     return parser
 
 

@@ -36,11 +36,12 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlsplit
 
+import jwt
 from jwt.algorithms import Algorithm, get_default_algorithms
 
 from . import _checks
@@ -91,6 +92,41 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 def access_token_hash(token: str) -> str:
     """A proof's ``ath`` for ``token``: base64url SHA-256 of its ASCII (section 4.2)."""
     return b64encode(hashlib.sha256(token.encode("ascii")).digest())
+
+
+def make_proof(
+    key: Any,
+    algorithm: str,
+    method: str,
+    url: str,
+    token: str | None = None,
+    *,
+    nonce: str | None = None,
+    claims: Mapping[str, Any] | None = None,
+    headers: Mapping[str, Any] | None = None,
+    now: float | None = None,
+) -> str:
+    """A client's DPoP proof for one request, signed with its private ``key`` (PyJWT).
+
+    ``htm``, ``htu``, ``iat`` (``now``), a random ``jti``, and ``ath`` for
+    ``token``; ``claims`` and ``headers`` add or override members. For
+    clients, tests and the ``jwt-wsgi proof`` command.
+    """
+    public = jwt.get_algorithm_by_name(algorithm).to_jwk(key.public_key(), as_dict=True)
+    public.pop("key_ops", None)
+    payload: dict[str, Any] = {
+        "jti": secrets.token_urlsafe(16),
+        "htm": method,
+        "htu": url,
+        "iat": int(time.time() if now is None else now),
+    }
+    if token is not None:
+        payload["ath"] = access_token_hash(token)
+    if nonce is not None:
+        payload["nonce"] = nonce
+    payload.update(claims or {})
+    header = {"typ": "dpop+jwt", "jwk": public, **(headers or {})}
+    return jwt.encode(payload, key, algorithm=algorithm, headers=header)
 
 
 def _normalise_escapes(path: str) -> str:

@@ -28,7 +28,7 @@ import jwt
 from werkzeug.test import Client
 
 from .authenticator import Authenticator
-from .dpop import access_token_hash
+from .dpop import make_proof
 from .errors import ConfigurationError
 from .middleware import JWTMiddleware
 from .minter import Minter
@@ -183,6 +183,7 @@ class DPoPKey:
         self.key = new_key(algorithm) if key is None else key
         impl = jwt.get_algorithm_by_name(algorithm)
         self.jwk: dict[str, Any] = impl.to_jwk(self.key.public_key(), as_dict=True)
+        self.jwk.pop("key_ops", None)
         self.jkt = jwk_thumbprint(self.jwk)
         self.clock = clock
 
@@ -196,21 +197,11 @@ class DPoPKey:
         claims: Mapping[str, Any] | None = None,
         headers: Mapping[str, Any] | None = None,
     ) -> str:
-        """A proof for one request: ``htm``, ``htu``, ``iat`` now, a random ``jti``,
-        and ``ath`` for ``token``; ``claims`` and ``headers`` override or add."""
-        payload: dict[str, Any] = {
-            "jti": secrets.token_urlsafe(16),
-            "htm": method,
-            "htu": url,
-            "iat": int(self.clock()),
-        }
-        if token is not None:
-            payload["ath"] = access_token_hash(token)
-        if nonce is not None:
-            payload["nonce"] = nonce
-        payload.update(claims or {})
-        header = {"typ": "dpop+jwt", "jwk": self.jwk, **(headers or {})}
-        return jwt.encode(payload, self.key, algorithm=self.algorithm, headers=header)
+        """A proof for one request (see :func:`~jwt_wsgi.dpop.make_proof`), ``iat`` now."""
+        return make_proof(
+            self.key, self.algorithm, method, url, token,
+            nonce=nonce, claims=claims, headers=headers, now=self.clock(),
+        )  # fmt: skip
 
     def headers(self, token: str, method: str, url: str, **options: Any) -> dict[str, str]:
         """``Authorization: DPoP <token>`` and a ``DPoP`` proof for one request."""

@@ -465,3 +465,54 @@ def test_python_dash_m_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SystemExit) as exited:
         runpy.run_module("jwt_wsgi", run_name="__main__")
     assert exited.value.code == REFUSED
+
+
+@pytest.mark.parametrize(("alg", "fmt"), [("ES256", "jwk"), ("EdDSA", "jwk"), ("PS256", "pem")])
+def test_proof_makes_a_dpop_proof_the_middleware_accepts(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    alg: str,
+    fmt: str,
+) -> None:
+    """keygen, a bound token and ``proof``: the request passes; the same proof again does not."""
+    from jwt_wsgi import DPoP, JWTMiddleware
+    from jwt_wsgi.testing import TestTokens
+
+    from .helpers import SECRET, ValidatingClient, echo_app
+
+    base = "https://api.example.com"
+    key = tmp_path / "client.key"
+    assert main(["keygen", "--alg", alg, "--format", fmt, "--out", str(key)]) == OK
+    capsys.readouterr()
+    mw = JWTMiddleware(echo_app, key=SECRET, algorithms=["HS256"], dpop="required",
+                       dpop_proofs=DPoP(base, algorithms=[alg]))  # fmt: skip
+    # A PEM says nothing of its algorithm: RSA's usual one would be RS256.
+    chosen = ["--alg", alg] if fmt == "pem" else []
+    code, out, _ = cli(capsys, "proof", "GET", base + "/x", "--key", str(key), *chosen, "--json")
+    assert code == OK
+    jkt = json.loads(out)["jkt"]
+    token = TestTokens(mw).token("alice", {"cnf": {"jkt": jkt}})
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"DPoP {token}\n"))
+    code, out, _ = cli(
+        capsys, "proof", "GET", base + "/x", "--key", str(key), *chosen, "--token", "-"
+    )
+    made = out.strip()
+    assert code == OK and len(out.splitlines()) == 1
+    assert jwt.get_unverified_header(made)["typ"] == "dpop+jwt"
+    client = ValidatingClient(mw)
+    headers = {"Authorization": f"DPoP {token}", "DPoP": made}
+    assert client.get("/x", headers=headers).status_code == 200
+    again = client.get("/x", headers=headers)
+    assert (again.status_code, json.loads(again.data)["error"]) == (401, "invalid_dpop_proof")
+
+
+def test_proof_refuses_a_secret_and_a_missing_key(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.jwk"
+    assert main(["keygen", "--alg", "HS256", "--out", str(secret)]) == OK
+    code, _, err = cli(capsys, "proof", "GET", "https://a/x", "--key", str(secret))
+    assert code == USAGE and "not an HMAC secret" in err
+    code, _, err = cli(capsys, "proof", "GET", "https://a/x", "--key", str(tmp_path / "none"))
+    assert code == USAGE and "cannot read" in err
