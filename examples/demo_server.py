@@ -7,6 +7,7 @@ default the system chooses a free one, so ``make demo`` never collides.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from werkzeug.serving import make_server
@@ -34,8 +35,22 @@ No token at all (401, with an RFC 6750 challenge):
 
 def serve(app: WSGIApplication, title: str, *, login: bool = True) -> None:
     """Serve ``app`` until interrupted, printing the URL and curl lines first."""
-    server = make_server("127.0.0.1", int(os.environ.get("PORT", "0")), app, threaded=True)
+    serve_built(lambda url: app, title, login=login)
+
+
+def serve_built(
+    build: Callable[[str], WSGIApplication], title: str, *, login: bool = False
+) -> None:
+    """Serve the app ``build(url)`` makes once the port, hence the URL, is known."""
+    built: list[WSGIApplication] = []
+    server = make_server(
+        "127.0.0.1",
+        int(os.environ.get("PORT", "0")),
+        lambda environ, start_response: built[0](environ, start_response),
+        threaded=True,
+    )
     url = f"http://127.0.0.1:{server.server_port}"
+    built.append(build(url))
     print(f"{title}\nServing on {url}  (Ctrl-C to stop)\n", flush=True)
     if login:
         print(CURL_LINES.format(url=url), flush=True)

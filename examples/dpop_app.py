@@ -15,7 +15,6 @@ Run it with ``python examples/dpop_app.py`` and open the printed URL.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 from collections.abc import Callable
@@ -185,22 +184,6 @@ document.getElementById("run").onclick = async () => {
 """
 
 if __name__ == "__main__":
-    from werkzeug.serving import make_server
+    from demo_server import serve_built
 
-    # The base URL is known once the port is: the site is built after binding.
-    built: list[WSGIApplication] = []
-    server = make_server(
-        "127.0.0.1",
-        int(os.environ.get("PORT", "0")),
-        lambda environ, start_response: built[0](environ, start_response),
-        threaded=True,
-    )
-    url = f"http://127.0.0.1:{server.server_port}"
-    built.append(create_app(url))
-    print(f"DPoP from a browser: open {url}/ and press the button\n", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_built(create_app, "DPoP from a browser: open the URL and press the button")

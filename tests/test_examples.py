@@ -359,3 +359,29 @@ def test_the_dpop_example_token_endpoint_binds_to_the_proof_key(serve: Any) -> N
     clock.now += 300  # the nonce's period is over: still accepted, and a new one comes back
     status, headers, body = token_request(key.proof("POST", url + "/token", nonce=nonce))
     assert status == 200 and headers["DPoP-Nonce"] != nonce
+
+
+def test_the_dpop_example_runs_as_a_program() -> None:
+    """``python examples/dpop_app.py``: served at the printed URL, which its proofs must name."""
+    from jwt_wsgi.testing import DPoPKey
+
+    env = {**os.environ, "PORT": "0", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, str(EXAMPLES / "dpop_app.py")],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env=env)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        match = re.search(r"Serving on (http://127\.0\.0\.1:\d+)", proc.stdout.readline() +
+                          proc.stdout.readline())  # fmt: skip
+        assert match
+        url = match.group(1)
+        status, _, page = http_request(url, "/")
+        assert status == 200 and b"dpopDemo" in page
+        proof = DPoPKey().proof("POST", url + "/token")
+        status, headers, _ = http_request(url, "/token", method="POST", headers={"DPoP": proof})
+        assert status == 400 and headers["DPoP-Nonce"]  # the URL it printed is the one it checks
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
