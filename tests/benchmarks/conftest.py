@@ -108,6 +108,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                 f"  {case}: {info['requests']} known-kid requests, p50 {info['p50_us']:.1f} us, "
                 f"p99 {info['p99_us']:.1f} us, max {info['max_us']:.0f} us"
             )
+    paired = extra.get("hit-decode-interleaved", {}).get("interleaved_us")
+    if paired:
+        ratio = (paired["hit"] - paired["bare"]) / paired["decode"]
+        verdict = "met" if ratio <= 0.025 else "MISSED"
+        write(
+            f"  HS256: cache hit overhead / jwt.decode, interleaved: {ratio:.4f} "
+            f"(target <= 0.0250: {verdict}; best of rounds: bare {paired['bare']:.2f} us, "
+            f"hit {paired['hit']:.2f} us, jwt.decode {paired['decode']:.1f} us)"
+        )
     located = extra.get("hit-by-location")
     if located:
         times = ", ".join(f"{k} {v:.2f} us" for k, v in located["interleaved_us"].items())

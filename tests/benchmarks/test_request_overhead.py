@@ -179,6 +179,28 @@ def timed_interleaved(
     return best
 
 
+def test_hit_against_decode_interleaved(benchmark: Any) -> None:
+    """The HS256 cache-hit ratio from alternating rounds (best round each), beside the medians.
+
+    The medians of separate cases move with this shared machine's load (two
+    algorithms' hits, the same code, have differed by half); alternating the
+    bare app, the hit and ``jwt.decode`` in one test compares them under one load.
+    """
+    benchmark.group = "wsgi-HS256"
+    benchmark.extra_info["case"] = "hit-decode-interleaved"
+    token = Minter(SECRET).mint("alice")
+    environ = environ_for(token)
+    app = protected(SECRET, "HS256")
+    steps: dict[str, Callable[[], object]] = {
+        "bare": functools.partial(request, hello, environ),
+        "hit": functools.partial(request, app, environ),
+        "decode": functools.partial(jwt.decode, token, SECRET, algorithms=["HS256"]),
+    }
+    best = timed_interleaved(benchmark, steps, rounds=15, number=1000)
+    benchmark.extra_info["interleaved_us"] = {name: t * 1e6 for name, t in best.items()}
+    assert app.cache.hits > 0
+
+
 def test_cookie_and_header_hits_interleaved(benchmark: Any) -> None:
     """Cookie and header cache hits, measured in alternating rounds (:func:`interleaved`)."""
     benchmark.group = "location-HS256"
