@@ -23,7 +23,7 @@ import difflib
 import hmac
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Unpack
 
@@ -249,6 +249,14 @@ class Authenticator:
         """The providers by name."""
         return {name: verifier.provider for name, verifier in self._verifiers.items()}
 
+    def dpop_modes(self, providers: Collection[str] | None = None) -> frozenset[DPoPMode]:
+        """The DPoP modes of these providers (by name; all by default)."""
+        return frozenset(
+            verifier.dpop
+            for name, verifier in self._verifiers.items()
+            if providers is None or name in providers
+        )
+
     def authenticate(self, token: str) -> Authenticated:
         """Check ``token`` completely; raise an :class:`~jwt_wsgi.errors.AuthError` if it fails."""
         if not isinstance(token, str):
@@ -300,10 +308,10 @@ class Authenticator:
                     self._check_revocation(claims, cached, looked_up)
                 header = cached.header.copy() if not cached.header_nested else cached.fresh_header()
                 return Authenticated(looked_up, claims, header, cached.provider, cached.kind)
-        if len(value) > self._max_header:
-            raise TokenTooLarge()
         if self._dpop_scheme and _is_dpop(value):
             return self._from_dpop(value, environ, dpop, now)
+        if len(value) > self._max_header:
+            raise TokenTooLarge()
         token = self.source.parse(value)
         if token is None:
             return None
@@ -314,6 +322,8 @@ class Authenticator:
     ) -> Authenticated:
         """``Authorization: DPoP <token>``: the token, then its proof (RFC 9449 section 7)."""
         try:
+            if len(value) > self._max_header:
+                raise TokenTooLarge()
             parts = value.split()
             if len(parts) != 2 or not B64TOKEN.match(parts[1]):
                 raise MalformedCredentials(
@@ -364,8 +374,6 @@ class Authenticator:
         if self._dpop_scheme and "header" in locations:
             value = environ.get(self._environ_key)
             if isinstance(value, str) and _is_dpop(value):
-                if len(value) > self._max_header:
-                    raise TokenTooLarge()
                 return self._from_dpop(value, environ, dpop, self._clock())
         found = self.sources.read(environ, locations)
         if found is None:

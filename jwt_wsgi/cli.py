@@ -185,8 +185,8 @@ def proof(args: argparse.Namespace, out: TextIO) -> int:
     if isinstance(key, bytes):
         key = load_pem_private_key(key, password=None)
     token = None if args.token is None else _token(args)
-    made = make_proof(key, algorithm, args.method, args.url, token, nonce=args.nonce)
-    public = jwt.get_algorithm_by_name(algorithm).to_jwk(key.public_key(), as_dict=True)
+    public = public_jwk(key.public_key(), algorithm, None)
+    made = make_proof(key, algorithm, args.method, args.url, token, nonce=args.nonce, jwk=public)
     if args.json:
         _emit(out, ok=True, proof=made, jkt=jwk_thumbprint(public))
     else:

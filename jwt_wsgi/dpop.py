@@ -65,7 +65,7 @@ from .errors import (
 )
 from .keys import ALGORITHM_KEY_TYPES, prepare_public_jwk, validate_algorithms
 from .revocation import DenylistStore, MemoryRevocationStore
-from .signing import jwk_thumbprint
+from .signing import jwk_thumbprint, public_jwk
 from .tokens import b64decode, b64encode, parse_json_object, safe_verify
 
 if TYPE_CHECKING:
@@ -105,15 +105,16 @@ def make_proof(
     claims: Mapping[str, Any] | None = None,
     headers: Mapping[str, Any] | None = None,
     now: float | None = None,
+    jwk: Mapping[str, Any] | None = None,
 ) -> str:
     """A client's DPoP proof for one request, signed with its private ``key`` (PyJWT).
 
     ``htm``, ``htu``, ``iat`` (``now``), a random ``jti``, and ``ath`` for
-    ``token``; ``claims`` and ``headers`` add or override members. For
-    clients, tests and the ``jwt-wsgi proof`` command.
+    ``token``; ``claims`` and ``headers`` add or override members; ``jwk`` is
+    the key's public JWK when the caller keeps it. For clients, tests and the
+    ``jwt-wsgi proof`` command.
     """
-    public = jwt.get_algorithm_by_name(algorithm).to_jwk(key.public_key(), as_dict=True)
-    public.pop("key_ops", None)
+    public = public_jwk(key.public_key(), algorithm, None) if jwk is None else jwk
     payload: dict[str, Any] = {
         "jti": secrets.token_urlsafe(16),
         "htm": method,

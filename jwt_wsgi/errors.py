@@ -121,7 +121,7 @@ class AuthError(Error):
             parts.append(("resource_metadata", self.resource_metadata))
         if self.scheme == "DPoP" and self.dpop_algs:
             parts.append(("algs", " ".join(self.dpop_algs)))
-        return f"{self.scheme} " + ", ".join(f"{name}={_quote(value)}" for name, value in parts)
+        return _challenge(self.scheme, parts)
 
     def challenges(self) -> list[str]:
         """Every ``WWW-Authenticate`` value: :meth:`challenge`, then a bare one for
@@ -129,17 +129,15 @@ class AuthError(Error):
         first = self.challenge()
         if first is None:
             return []
-        found = [first]
-        if self.dpop_algs is not None:
-            parts = [("realm", self.realm)]
-            if self.resource_metadata is not None:
-                parts.append(("resource_metadata", self.resource_metadata))
-            if self.scheme != "DPoP":
-                parts.append(("algs", " ".join(self.dpop_algs)))
-                found.append("DPoP " + ", ".join(f"{n}={_quote(v)}" for n, v in parts))
-            elif self.bearer:
-                found.append("Bearer " + ", ".join(f"{n}={_quote(v)}" for n, v in parts))
-        return found
+        if self.dpop_algs is None or (self.scheme == "DPoP" and not self.bearer):
+            return [first]
+        other = "Bearer" if self.scheme == "DPoP" else "DPoP"
+        parts = [("realm", self.realm)]
+        if self.resource_metadata is not None:
+            parts.append(("resource_metadata", self.resource_metadata))
+        if other == "DPoP":
+            parts.append(("algs", " ".join(self.dpop_algs)))
+        return [first, _challenge(other, parts)]
 
     def body(self) -> dict[str, str]:
         """The JSON body: ``error``, ``error_description`` and ``scope`` when set."""
@@ -673,6 +671,11 @@ _STATUS_LINES = {
     403: "403 Forbidden",
     503: "503 Service Unavailable",
 }
+
+
+def _challenge(scheme: str, parts: list[tuple[str, str]]) -> str:
+    """One ``WWW-Authenticate`` value: the scheme, then its quoted parameters."""
+    return f"{scheme} " + ", ".join(f"{name}={_quote(value)}" for name, value in parts)
 
 
 def _quote(value: str) -> str:

@@ -90,7 +90,7 @@ def protected_resource_metadata(
     ]
     authenticator = middleware.authenticator
     if authenticator.dpop_proofs is not None:
-        modes = {provider.dpop for provider in authenticator.providers.values()}
+        modes = authenticator.dpop_modes()
         if modes != {"disabled"}:
             document["dpop_signing_alg_values_supported"] = list(
                 authenticator.dpop_proofs.algorithms

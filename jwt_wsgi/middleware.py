@@ -300,16 +300,10 @@ class JWTMiddleware:
         """Which schemes the challenge offers where DPoP is configured (RFC 9449 section 7.1):
         DPoP (with ``algs``) unless the path disables it, Bearer unless it requires DPoP."""
         assert self.authenticator.dpop_proofs is not None
-        modes: set[str]
         if rule is not None and rule.dpop is not None:
-            modes = {rule.dpop}
+            modes = frozenset({rule.dpop})
         else:
-            names = rule.providers if rule is not None and rule.providers else None
-            modes = {
-                provider.dpop
-                for name, provider in self.authenticator.providers.items()
-                if names is None or name in names
-            }
+            modes = self.authenticator.dpop_modes(rule.providers if rule is not None else None)
         if modes != {"disabled"}:
             error.dpop_algs = self.authenticator.dpop_proofs.algorithms
         if modes == {"required"}:

@@ -22,6 +22,7 @@ from typing import Literal, TypedDict
 
 from . import _checks
 from ._checks import Duration
+from .dpop import DPOP_MODES, DPoPMode
 from .errors import ConfigurationError
 from .jwks import RemoteKeySet
 from .keys import KeyInput, KeyRing, KeySource, is_key_source, validate_algorithms
@@ -96,7 +97,7 @@ class Provider:
         typ: str | Collection[str] | None = None,
         profile: Literal["rfc9068"] | None = None,
         mtls: Literal["allowed", "required"] = "allowed",
-        dpop: Literal["disabled", "allowed", "required"] = "disabled",
+        dpop: DPoPMode = "disabled",
         allow_numeric_sub: bool = False,
         allow_weak_hmac_keys: bool = False,
         allow_http: bool = False,
@@ -130,7 +131,7 @@ class Provider:
             self.require = tuple(dict.fromkeys((*self.require, *RFC9068_CLAIMS)))
         self.profile = profile
         self.mtls = _checks.choice(mtls, where + "mtls", ("allowed", "required"))
-        self.dpop = _checks.choice(dpop, where + "dpop", ("disabled", "allowed", "required"))
+        self.dpop = _checks.choice(dpop, where + "dpop", DPOP_MODES)
         self.allow_numeric_sub = _checks.flag(allow_numeric_sub, "allow_numeric_sub")
         self.allow_weak_hmac_keys = _checks.flag(allow_weak_hmac_keys, "allow_weak_hmac_keys")
         self.allow_http = _checks.flag(allow_http, "allow_http")
@@ -182,7 +183,7 @@ class ProviderOptions(TypedDict, total=False):
     typ: str | Collection[str] | None
     profile: Literal["rfc9068"] | None
     mtls: Literal["allowed", "required"]
-    dpop: Literal["disabled", "allowed", "required"]
+    dpop: DPoPMode
     allow_numeric_sub: bool
     allow_weak_hmac_keys: bool
     allow_http: bool

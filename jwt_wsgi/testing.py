@@ -32,7 +32,7 @@ from .dpop import make_proof
 from .errors import ConfigurationError
 from .middleware import JWTMiddleware
 from .minter import Minter
-from .signing import jwk_thumbprint, new_key, signing_key
+from .signing import jwk_thumbprint, new_key, public_jwk, signing_key
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -181,9 +181,7 @@ class DPoPKey:
     ) -> None:
         self.algorithm = algorithm
         self.key = new_key(algorithm) if key is None else key
-        impl = jwt.get_algorithm_by_name(algorithm)
-        self.jwk: dict[str, Any] = impl.to_jwk(self.key.public_key(), as_dict=True)
-        self.jwk.pop("key_ops", None)
+        self.jwk: dict[str, Any] = public_jwk(self.key.public_key(), algorithm, None)
         self.jkt = jwk_thumbprint(self.jwk)
         self.clock = clock
 
@@ -200,7 +198,7 @@ class DPoPKey:
         """A proof for one request (see :func:`~jwt_wsgi.dpop.make_proof`), ``iat`` now."""
         return make_proof(
             self.key, self.algorithm, method, url, token,
-            nonce=nonce, claims=claims, headers=headers, now=self.clock(),
+            nonce=nonce, claims=claims, headers=headers, now=self.clock(), jwk=self.jwk,
         )  # fmt: skip
 
     def headers(self, token: str, method: str, url: str, **options: Any) -> dict[str, str]:
