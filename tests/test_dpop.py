@@ -42,6 +42,7 @@ from jwt_wsgi import (
     RedisRevocationStore,
     ReplayCheckFailed,
     Rule,
+    TokenTooLarge,
     UnsupportedToken,
 )
 from jwt_wsgi.dpop import DPoPMode, access_token_hash, normalise_url
@@ -813,3 +814,30 @@ def test_replay_and_nonces_across_gunicorn_servers_sharing_redis(
     status, _, body = send(servers[0], spoofed, Host="evil.example",
                            **{"X-Forwarded-Host": "evil.example"})  # fmt: skip
     assert (status, body["error_description"]) == (401, "the DPoP proof was made for another URL")
+
+
+def test_an_oversized_dpop_header_is_refused_unparsed(clock: Clock) -> None:
+    api = Api(clock)
+    response = api.get(Authorization="DPoP " + "a " * 5000)
+    assert (response.status_code, api.refused()) == (401, TokenTooLarge)
+
+
+def test_a_rule_for_one_provider_offers_that_providers_schemes(clock: Clock) -> None:
+    """Challenges follow the providers a rule accepts: DPoP is offered only where one takes it."""
+    refusals = Refusals()
+    providers = [
+        Provider("staff", ["HS256"], key=SECRET, issuer="https://staff", dpop="required"),
+        Provider("partners", ["HS256"], key=SECRET, issuer="https://partners"),
+    ]
+    mw = JWTMiddleware(echo_app, providers=providers, dpop_proofs=DPoP(BASE), on_error=refusals,
+                       rules=[Rule("/partners", providers=["partners"]),
+                              Rule("/staff", providers=["staff"])])  # fmt: skip
+    client = ValidatingClient(mw)
+    assert challenges(client.get("/partners")) == ['Bearer realm="api"']
+    assert challenges(client.get("/staff")) == [
+        'DPoP realm="api", algs="ES256 ES384 EdDSA PS256 RS256"'
+    ]
+    assert challenges(client.get("/other")) == [
+        'Bearer realm="api"',
+        'DPoP realm="api", algs="ES256 ES384 EdDSA PS256 RS256"',
+    ]
