@@ -841,3 +841,25 @@ def test_a_rule_for_one_provider_offers_that_providers_schemes(clock: Clock) -> 
         'Bearer realm="api"',
         'DPoP realm="api", algs="ES256 ES384 EdDSA PS256 RS256"',
     ]
+
+
+def test_a_hung_replay_store_is_503_then_proofs_pass_again(
+    clock: Clock, key: DPoPKey, redis_server: Any
+) -> None:
+    """Redis frozen (SIGSTOP): the store's socket timeout ends the wait with a 503; when
+    Redis comes back, so does DPoP."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url, socket_timeout=0.3)
+    api = Api(clock, replay=RedisRevocationStore(client, mirror=False))
+    token = bound(key)
+    try:
+        redis_server.hang()
+        try:
+            response = api.send(token, key.proof("GET", BASE + "/orders", token))
+            assert (response.status_code, api.refused()) == (503, ReplayCheckFailed)
+        finally:
+            redis_server.resume()
+        assert api.send(token, key.proof("GET", BASE + "/orders", token)).status_code == 200
+    finally:
+        client.close()
