@@ -117,6 +117,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"(target <= 0.0250: {verdict}; best of rounds: bare {paired['bare']:.2f} us, "
             f"hit {paired['hit']:.2f} us, jwt.decode {paired['decode']:.1f} us)"
         )
+        hit, floor = paired["hit"] - paired["bare"], paired["floor"] - paired["bare"]
+        write(
+            f"  HS256: floor reference overhead / jwt.decode, same rounds: "
+            f"{floor / paired['decode']:.4f} (the hit's work alone in plain Python: "
+            f"+{floor:.2f} us; the hit is +{hit:.2f} us, {hit / floor:.2f}x it)"
+        )
     located = extra.get("hit-by-location")
     if located:
         times = ", ".join(f"{k} {v:.2f} us" for k, v in located["interleaved_us"].items())
