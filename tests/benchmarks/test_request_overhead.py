@@ -219,13 +219,13 @@ class FloorReference:
 
 
 def test_hit_against_decode_interleaved(benchmark: Any) -> None:
-    """The HS256 cache-hit ratio from alternating rounds (best round each), beside the medians.
+    """The HS256 hit and miss ratios from alternating rounds (best round each), beside the medians.
 
     The medians of separate cases move with this shared machine's load (two
     algorithms' hits, the same code, have differed by half); alternating the
-    bare app, the hit and ``jwt.decode`` in one test compares them under one
-    load. :class:`FloorReference` runs in the same rounds: the ratio a hit
-    would have if it did its work and nothing else.
+    bare app, the hit, the miss and ``jwt.decode`` in one test compares them
+    under one load. :class:`FloorReference` runs in the same rounds: the ratio
+    a hit would have if it did its work and nothing else.
     """
     benchmark.group = "wsgi-HS256"
     benchmark.extra_info["case"] = "hit-decode-interleaved"
@@ -233,15 +233,20 @@ def test_hit_against_decode_interleaved(benchmark: Any) -> None:
     environ = environ_for(token)
     app = protected(SECRET, "HS256")
     floor = FloorReference(hello, environ, token)
+    # As in test_jwt_wsgi_cache_miss: more tokens than the cache holds, cycled.
+    missing = protected(SECRET, "HS256", cache_size=MISS_CACHE_SIZE)
+    minter = Minter(SECRET)
+    pool = itertools.cycle([environ_for(minter.mint(f"u{i}")) for i in range(4 * MISS_CACHE_SIZE)])
     steps: dict[str, Callable[[], object]] = {
         "bare": functools.partial(request, hello, environ),
         "floor": functools.partial(request, floor, environ),
         "hit": functools.partial(request, app, environ),
+        "miss": lambda: request(missing, next(pool)),
         "decode": functools.partial(jwt.decode, token, SECRET, algorithms=["HS256"]),
     }
     best = timed_interleaved(benchmark, steps, rounds=15, number=1000)
     benchmark.extra_info["interleaved_us"] = {name: t * 1e6 for name, t in best.items()}
-    assert app.cache.hits > 0
+    assert app.cache.hits > 0 and missing.cache.hits == 0 and missing.cache.misses > 0
     # The yardstick leaves what the middleware leaves, so it measures the same work.
     exposed = ("PATH_INFO", "REMOTE_USER", "jwt.claims", "jwt.header", "jwt.token", "jwt.provider")
     left: list[list[object]] = []
@@ -319,6 +324,26 @@ def test_flask_route(benchmark: Any, kind: str) -> None:
     if kind != "flask-bare":
         with pytest.raises(AssertionError, match="401"):
             request(app, environ_for(None))
+
+
+def test_flask_routes_interleaved(benchmark: Any) -> None:
+    """The three Flask cases of :func:`test_flask_route` in alternating rounds (best round each).
+
+    Each guard adds a few microseconds to a request of about a hundred, so
+    the medians of separate cases are mostly this machine's noise; under one
+    load the added costs compare.
+    """
+    benchmark.group = "flask-HS256"
+    benchmark.extra_info["case"] = "flask-interleaved"
+    kinds = ("flask-bare", "flask-jwt_wsgi", "flask-jwt-extended")
+    apps = {kind: flask_app(kind) for kind in kinds}
+    steps = {
+        kind: functools.partial(request, app, environ_for(token))
+        for kind, (app, token) in apps.items()
+    }
+    best = timed_interleaved(benchmark, steps, rounds=15, number=200)
+    benchmark.extra_info["interleaved_us"] = {name: t * 1e6 for name, t in best.items()}
+    assert all(step() == b"hello" for step in steps.values())
 
 
 def _rss_bytes() -> int:
