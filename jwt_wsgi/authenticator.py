@@ -312,9 +312,13 @@ class Authenticator:
             return self._from_dpop(value, environ, dpop, now)
         if len(value) > self._max_header:
             raise TokenTooLarge()
-        token = self.source.parse(value)
-        if token is None:
-            return None
+        if looked_up is not None and B64TOKEN.match(looked_up):
+            token = looked_up  # the usual spelling: what parse() would return
+        else:
+            parsed = self.source.parse(value)
+            if parsed is None:
+                return None
+            token = parsed
         return self._authenticate(token, now, self.cache.get(token), environ, dpop)
 
     def _from_dpop(
@@ -461,9 +465,8 @@ class Authenticator:
         claims = verified.fresh_claims()
         if self._is_revoked is not None:
             self._check_revocation(claims, verified, token)
-        return Authenticated(
-            token, claims, verified.fresh_header(), verified.provider, verified.kind, nonce
-        )
+        header = verified.header.copy() if not verified.header_nested else verified.fresh_header()
+        return Authenticated(token, claims, header, verified.provider, verified.kind, nonce)
 
     def _check_sender(
         self,

@@ -257,8 +257,23 @@ def token_kind(header: dict[str, Any], claims: dict[str, Any]) -> str:
     return "access"
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _nested_members(members: dict[str, Any], text: bytes) -> tuple[str, ...]:
+    """The names of the members holding objects or arrays.
+
+    The JSON text of an object with no such member has one ``{`` and no
+    ``[``, which two byte scans tell before any member is looked at.
+    """
+    if text.count(b"{") == 1 and b"[" not in text:
+        return ()
+    return tuple([k for k, v in members.items() if type(v) is dict or type(v) is list])
+
+
+_NUMBER_TYPES = (int, float)
+
+
+#: A JOSE header that passed its checks: the header, its ``alg``, its ``kid``,
+#: and whether any member is an object or array.
+CheckedHeader = tuple[dict[str, Any], str, str | None, bool]
 
 
 class Verifier:
@@ -268,6 +283,10 @@ class Verifier:
     :param max_token_bytes: longer tokens are refused before any parsing.
     :param clock: returns the current Unix time, for :meth:`verify`.
     """
+
+    #: Distinct verified headers remembered; an issuer uses a handful (one per
+    #: key and algorithm), so reaching this only empties the memo.
+    HEADER_MEMO_SIZE = 64
 
     def __init__(
         self,
@@ -300,6 +319,9 @@ class Verifier:
             required["iss"] = None
         self._required = tuple(required)
         self._string_claims = ("jti",) if provider.allow_numeric_sub else ("sub", "jti")
+        #: Checked headers by their base64url text (see :meth:`_remember_header`).
+        #: Shared by cache entries as their claims are, so never mutated.
+        self._headers: dict[str, CheckedHeader] = {}
 
     def set_keys(self, keys: KeySource) -> None:
         """Verify with other keys from now on; tokens verified before are not current."""
@@ -311,11 +333,13 @@ class Verifier:
         self.check_time(verified, self.clock())
         return verified
 
-    def verify_jws(self, token: str) -> tuple[dict[str, Any], bytes, str | None, KeyRing]:
+    def verify_jws(self, token: str) -> tuple[dict[str, Any], bool, bytes, str | None, KeyRing]:
         """Check structure, header and signature.
 
-        Returns the header, the payload bytes, the ``kid`` of the key that
-        verified the signature and the ring it came from.
+        Returns the header, whether it nests (an object or array member), the
+        payload bytes, the ``kid`` of the key that verified the signature and
+        the ring it came from. A header seen on a token that verified is
+        remembered with its checks' result, so most tokens skip that part.
         """
         if len(token) > self.max_token_bytes:
             raise TokenTooLarge()
@@ -327,18 +351,43 @@ class Verifier:
         header_b64, payload_b64, signature_b64 = token.split(".")
         # An empty payload is a valid JWS (RFC 7515); it is never a claim set,
         # which the JWT layer refuses. An empty signature is checked after the
-        # algorithm, so that an "alg": "none" token is named for what it is.
+        # header, so that an "alg": "none" token is named for what it is.
         if not header_b64:
             raise MalformedToken("the token has an empty segment")
-        header = parse_json_object(b64decode(header_b64), "header")
-        alg = header.get("alg")
-        if not isinstance(alg, str) or alg not in self._algorithms:
-            raise DisallowedAlgorithm()
+        known = self._headers.get(header_b64)
+        header, alg, kid, nested = known if known is not None else self._check_header(header_b64)
         if not signature_b64:
             raise MalformedToken("the token has an empty segment")
         ring = self.keys.current()
         algorithm = ring.algorithm(alg)
         if algorithm is None:
+            raise DisallowedAlgorithm()
+        signature = b64decode(signature_b64)
+        payload = b64decode(payload_b64)
+        signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
+        candidates = ring.candidates(kid)
+        if not candidates and kid is not None:
+            # An unknown kid may mean the issuer rotated: the key source may
+            # refetch (a remote set does, at most once per cooldown).
+            ring = self.keys.refresh_for(kid)
+            candidates = ring.candidates(kid)
+        if not candidates:
+            raise UnknownKey()
+        for candidate in candidates:
+            key = candidate.prepared.get(alg)
+            if key is not None and safe_verify(algorithm, signing_input, key, signature):
+                if known is None:
+                    self._remember_header(header_b64, (header, alg, kid, nested))
+                return header, nested, payload, candidate.kid, ring
+        raise InvalidSignature()
+
+    def _check_header(self, header_b64: str) -> CheckedHeader:
+        """The JOSE header, its ``alg`` and ``kid`` and whether it nests, after
+        every check that needs only the header and this verifier's settings."""
+        text = b64decode(header_b64)
+        header = parse_json_object(text, "header")
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self._algorithms:
             raise DisallowedAlgorithm()
         if "crit" in header:
             # We implement no JWS extension, so every critical one is unknown
@@ -356,32 +405,26 @@ class Verifier:
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise MalformedToken("the token's key id is not a string")
-        signature = b64decode(signature_b64)
-        payload = b64decode(payload_b64)
-        signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
-        candidates = ring.candidates(kid)
-        if not candidates and kid is not None:
-            # An unknown kid may mean the issuer rotated: the key source may
-            # refetch (a remote set does, at most once per cooldown).
-            ring = self.keys.refresh_for(kid)
-            candidates = ring.candidates(kid)
-        if not candidates:
-            raise UnknownKey()
-        for candidate in candidates:
-            key = candidate.prepared.get(alg)
-            if key is not None and safe_verify(algorithm, signing_input, key, signature):
-                return header, payload, candidate.kid, ring
-        raise InvalidSignature()
+        return header, alg, kid, bool(_nested_members(header, text))
+
+    def _remember_header(self, header_b64: str, checked: CheckedHeader) -> None:
+        """Keep a header whose token verified: the next token from the issuer
+        almost always carries the same one. Headers of tokens that failed are
+        never kept, so junk cannot crowd out the issuer's few."""
+        if len(self._headers) >= self.HEADER_MEMO_SIZE:
+            self._headers.clear()
+        self._headers[header_b64] = checked
 
     def verify_static(self, token: str) -> Verified:
         """Everything but the clock: signature, then the claims that never change."""
-        header, payload, kid, ring = self.verify_jws(token)
+        header, header_nested, payload, kid, ring = self.verify_jws(token)
         claims = parse_json_object(payload, "claim set")
         for name in self._required:
             if name not in claims:
                 raise MissingClaim(f"the token has no '{name}' claim")
         for name in _NUMERIC_DATES:
-            if name in claims and not _number(claims[name]):
+            # Parsed JSON numbers are exactly int or float (a bool is neither).
+            if name in claims and type(claims[name]) not in _NUMBER_TYPES:
                 raise InvalidClaim(f"the token's '{name}' claim is not a number")
         for name in self._string_claims:
             if name in claims and not isinstance(claims[name], str):
@@ -392,27 +435,31 @@ class Verifier:
                 raise InvalidClaim("the token's 'sub' claim is not a string or an integer")
         if self._issuer is not None and claims.get("iss") != self._issuer:
             raise InvalidIssuer()
-        self._check_audience(claims)
-        x5t, jkt = self._confirmation(claims)
+        if "aud" in claims:
+            self._check_audience(claims["aud"])
+        x5t, jkt = self._confirmation(claims["cnf"]) if "cnf" in claims else (None, None)
         needs_certificate = x5t is not None or self._mtls_required
         exp = claims.get("exp")
         starts = [claims[name] for name in ("nbf", "iat") if name in claims]
+        # Positional, in the order the fields are declared: keywords cost a
+        # cold request about a microsecond to bind.
         return Verified(
-            header=header,
-            claims=claims,
-            kid=kid,
-            verifier=self,
-            ring=ring,
-            valid_from=max(starts) - self._leeway if starts else -math.inf,
-            valid_until=exp + self._leeway if exp is not None else math.inf,
-            provider=self.name,
-            kind=token_kind(header, claims),
-            nested=tuple([k for k, v in claims.items() if type(v) is dict or type(v) is list]),
-            header_nested=any(type(v) is dict or type(v) is list for v in header.values()),
-            x5t=x5t,
-            needs_certificate=needs_certificate,
-            jkt=jkt,
-            bound=needs_certificate or jkt is not None or self.dpop == "required",
+            header,
+            claims,
+            kid,
+            self,  # verifier
+            ring,
+            max(starts) - self._leeway if starts else -math.inf,  # valid_from
+            exp + self._leeway if exp is not None else math.inf,  # valid_until
+            self.name,  # provider
+            _nested_members(claims, payload),
+            header_nested,
+            token_kind(header, claims),
+            None,  # revocation_keys, filled in when first needed
+            x5t,
+            needs_certificate,
+            jkt,
+            needs_certificate or jkt is not None or self.dpop == "required",  # bound
         )
 
     def check_time(self, verified: Verified, now: float) -> None:
@@ -429,13 +476,12 @@ class Verifier:
                 raise ImmatureToken()
             raise IssuedInFuture()
 
-    def _confirmation(self, claims: dict[str, Any]) -> tuple[str | None, str | None]:
-        """What a token is bound to: a certificate (``cnf.x5t#S256``, RFC 8705)
-        and a DPoP key (``cnf.jkt``, RFC 9449), each thumbprint or ``None``.
+    def _confirmation(self, cnf: Any) -> tuple[str | None, str | None]:
+        """What the ``cnf`` claim binds a token to: a certificate (``x5t#S256``,
+        RFC 8705) and a DPoP key (``jkt``, RFC 9449), each thumbprint or ``None``.
 
         Each request then proves it holds them (see the authenticator).
         """
-        cnf = claims.get("cnf")
         if cnf is None:
             return None, None
         if not isinstance(cnf, dict):
@@ -448,10 +494,8 @@ class Verifier:
             found.append(value)
         return found[0], found[1]
 
-    def _check_audience(self, claims: dict[str, Any]) -> None:
-        if "aud" not in claims:
-            return
-        aud = claims["aud"]
+    def _check_audience(self, aud: Any) -> None:
+        """The ``aud`` claim names this verifier's audience (RFC 7519 section 4.1.3)."""
         values = [aud] if isinstance(aud, str) else aud
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise InvalidClaim("the token's audience is malformed")

@@ -438,6 +438,56 @@ def test_handler_mutation_of_claims_affects_no_other_request() -> None:
     assert second["roles"] == ["user"] and second["sub"] == "alice"
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [None, {"x-meta": {"tags": ["a"]}}],
+    ids=["flat-header", "nested-header"],
+)
+def test_tokens_sharing_a_header_each_get_their_own_copy(headers: dict[str, Any] | None) -> None:
+    """An issuer's tokens share one remembered header; mutating it in one request,
+    cold or cached, reaches no other request, of that token or another."""
+    seen: list[str] = []
+
+    def mutating(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        header = environ["jwt.header"]
+        seen.append(json.dumps(header, sort_keys=True))
+        header["alg"] = "none"
+        if "x-meta" in header:
+            header["x-meta"]["tags"].append("admin")
+        claims = get_claims(environ)
+        assert claims is not None
+        before = json.dumps(claims["meta"])
+        claims["meta"]["roles"]["admin"] = True
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [before.encode()]
+
+    mw = build(app=mutating)
+    # Objects without arrays, so the claims' nesting is found by their braces.
+    claims = [{"n": n, "meta": {"roles": {"user": True}}} for n in range(3)]
+    tokens = [make_token(c, headers=headers) for c in claims]
+    assert len({token.split(".")[0] for token in tokens}) == 1
+    bodies = [
+        client(mw).get("/", headers=bearer(token)).get_data(as_text=True)
+        for token in tokens + tokens  # cold, then cached
+    ]
+    expected = {"alg": "HS256", "typ": "JWT", **(headers or {})}
+    assert seen == [json.dumps(expected, sort_keys=True)] * 6
+    assert bodies == ['{"roles": {"user": true}}'] * 6
+    assert mw.cache.hits == 3
+
+
+def test_a_remembered_header_does_not_vouch_for_a_signature() -> None:
+    """After a good token, one with the very same header and a forged signature fails."""
+    refusals = Refusals()
+    mw = build(on_error=refusals)
+    good = make_token()
+    forged = make_token({"sub": "mallory"}, key="f" * 64)
+    assert good.split(".")[0] == forged.split(".")[0]
+    assert client(mw).get("/", headers=bearer(good)).status_code == 200
+    assert client(mw).get("/", headers=bearer(forged)).status_code == 401
+    assert refusals.last() is InvalidSignature
+
+
 def test_response_is_streamed_untouched_and_body_never_read() -> None:
     class Body:
         def read(self, *args: Any) -> bytes:

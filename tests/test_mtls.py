@@ -115,6 +115,13 @@ def test_malformed_and_dpop_confirmations(clock: Clock, cnf: Any, refusal: type)
         mw.authenticator.authenticate(token({"cnf": cnf}))
 
 
+def test_a_null_confirmation_binds_to_nothing(clock: Clock) -> None:
+    """``"cnf": null`` is read as no ``cnf``: a bearer token, as it was before binding."""
+    mw = JWTMiddleware(echo_app, key=SECRET, algorithms=["HS256"], clock=clock)
+    result = mw.authenticator.authenticate(token({"cnf": None}))
+    assert result.claims["cnf"] is None
+
+
 def test_certificate_sources_are_checked() -> None:
     with pytest.raises(ConfigurationError, match="not both"):
         ClientCertificates(environ_key="A", header="B")

@@ -310,3 +310,42 @@ def test_key_type_mismatch_is_invalid_token_where_pyjwt_raises_type_error() -> N
 def test_malformed_audience_is_refused(aud: Any) -> None:
     with pytest.raises(InvalidClaim, match="audience is malformed"):
         verifier(audience="api").verify(hs256_token({"alg": "HS256"}, {**CLAIMS, "aud": aud}))
+
+
+def test_only_verified_headers_are_remembered_and_no_more_than_the_bound() -> None:
+    """Headers are remembered for the issuer's next tokens: junk with a forged
+    signature never enters, and many distinct headers only empty the memo."""
+    v = verifier()
+    for n in range(3):
+        with pytest.raises(InvalidSignature):
+            v.verify_static(make_token(headers={"x-n": n}, key="f" * 64))
+    assert v._headers == {}
+    for n in range(Verifier.HEADER_MEMO_SIZE + 5):
+        assert v.verify_static(make_token(headers={"x-n": n})).header["x-n"] == n
+    assert 0 < len(v._headers) <= Verifier.HEADER_MEMO_SIZE
+
+
+@pytest.mark.parametrize(
+    ("header", "refusal"),
+    [
+        ({"alg": "HS256", "crit": ["exp"]}, UnsupportedToken),
+        ({"alg": "HS256", "kid": 7}, MalformedToken),
+        ({"alg": "HS512"}, DisallowedAlgorithm),
+    ],
+)
+def test_a_refused_header_is_refused_every_time(header: dict[str, Any], refusal: type) -> None:
+    """Checks of the header are not skipped for a header seen before."""
+    v = verifier()
+    token = hs256_token(header, CLAIMS)
+    for _ in range(2):
+        with pytest.raises(refusal):
+            v.verify_static(token)
+    assert v._headers == {}
+
+
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+def test_a_boolean_date_is_not_a_number(name: str) -> None:
+    """JSON ``true`` parses to a Python bool, which is an int: still not a NumericDate."""
+    claims = {**CLAIMS, name: True}
+    with pytest.raises(InvalidClaim, match=f"'{name}' claim is not a number"):
+        verifier().verify_static(hs256_token({"alg": "HS256"}, claims))
