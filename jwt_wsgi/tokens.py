@@ -440,7 +440,8 @@ class Verifier:
         x5t, jkt = self._confirmation(claims["cnf"]) if "cnf" in claims else (None, None)
         needs_certificate = x5t is not None or self._mtls_required
         exp = claims.get("exp")
-        starts = [claims[name] for name in ("nbf", "iat") if name in claims]
+        nbf, iat = claims.get("nbf"), claims.get("iat")
+        start = nbf if iat is None else iat if nbf is None else max(nbf, iat)
         # Positional, in the order the fields are declared: keywords cost a
         # cold request about a microsecond to bind.
         return Verified(
@@ -449,7 +450,7 @@ class Verifier:
             kid,
             self,  # verifier
             ring,
-            max(starts) - self._leeway if starts else -math.inf,  # valid_from
+            start - self._leeway if start is not None else -math.inf,  # valid_from
             exp + self._leeway if exp is not None else math.inf,  # valid_until
             self.name,  # provider
             _nested_members(claims, payload),
