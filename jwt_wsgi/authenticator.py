@@ -55,7 +55,7 @@ from .keys import KeyInput, KeyRing
 from .providers import Provider, ProviderOptions
 from .revocation import DenylistStore, RevocationStore
 from .sources import SAFE_METHODS, Location, SourceOptions, TokenSources
-from .tokens import Verified, Verifier, peek_claim, token_id
+from .tokens import Verified, Verifier, peek_claims, token_id
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -431,15 +431,18 @@ class Authenticator:
             self.cache.discard(token)
             if cached.verifier.keys.current() is cached.ring:
                 cached.verifier.check_time(cached, now)  # the same keys: time ran out
-        verifier = self._single or self._choose_verifier(token)
-        verified = verifier.verify_static(token)
+        if self._single is not None:
+            verifier, verified = self._single, self._single.verify_static(token)
+        else:
+            peeked = peek_claims(token, self.max_token_bytes)
+            verifier = self._choose_verifier(peeked.get("iss"))
+            verified = verifier.verify_static(token, peeked)
         verifier.check_time(verified, now)
         self.cache.put(token, verified)
         return self._accept(token, verified, environ, dpop, now, dpop_scheme)
 
-    def _choose_verifier(self, token: str) -> Verifier:
-        """The provider the token's ``iss`` names (read unverified, trusted for nothing else)."""
-        issuer = peek_claim(token, "iss", self.max_token_bytes)
+    def _choose_verifier(self, issuer: Any) -> Verifier:
+        """The provider a token's ``iss`` names (read unverified, trusted for nothing else)."""
         verifier = self._by_issuer.get(issuer) if isinstance(issuer, str) else None
         if verifier is None:
             raise InvalidIssuer()

@@ -224,17 +224,22 @@ def parse_json_object(data: bytes, what: str) -> dict[str, Any]:
 
 
 def peek_claim(token: str, name: str, max_bytes: int) -> Any:
-    """Read one claim from a token *before* verifying it, to choose a provider.
+    """Read one claim from a token *before* verifying it (see :func:`peek_claims`)."""
+    return peek_claims(token, max_bytes).get(name)
 
-    Parsed as strictly as a verified token; the value is only used to pick
-    the keys the token is then verified with, never trusted on its own.
+
+def peek_claims(token: str, max_bytes: int) -> dict[str, Any]:
+    """Read a token's claim set *before* verifying it, to choose a provider.
+
+    Parsed as strictly as a verified token; the values are only used to pick
+    the keys the token is then verified with, never trusted on their own.
     """
     if len(token) > max_bytes:
         raise TokenTooLarge()
     segments = token.split(".")
     if len(segments) != 3:
         raise MalformedToken("the token is not a compact JWS")
-    return parse_json_object(b64decode(segments[1]), "claim set").get(name)
+    return parse_json_object(b64decode(segments[1]), "claim set")
 
 
 def token_id(token: str, claims: dict[str, Any] | None = None) -> str:
@@ -415,10 +420,16 @@ class Verifier:
             self._headers.clear()
         self._headers[header_b64] = checked
 
-    def verify_static(self, token: str) -> Verified:
-        """Everything but the clock: signature, then the claims that never change."""
+    def verify_static(self, token: str, claims: dict[str, Any] | None = None) -> Verified:
+        """Everything but the clock: signature, then the claims that never change.
+
+        :param claims: this token's claim set as :func:`peek_claims` parsed it
+            to choose the provider, so it is not parsed twice; once the
+            signature over the same text verifies, it is the verified claim set.
+        """
         header, header_nested, payload, kid, ring = self.verify_jws(token)
-        claims = parse_json_object(payload, "claim set")
+        if claims is None:
+            claims = parse_json_object(payload, "claim set")
         for name in self._required:
             if name not in claims:
                 raise MissingClaim(f"the token has no '{name}' claim")
