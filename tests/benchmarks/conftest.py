@@ -38,6 +38,11 @@ RATIOS: list[tuple[str, tuple[str, ...], tuple[str, ...], float | dict[str, floa
 RIVALS = ("flask-jwt_wsgi", "flask-jwt-extended")
 
 
+def _target(ratio: float, goal: float) -> str:
+    """``target <= goal: met`` (or ``MISSED``), for a printed ratio."""
+    return f"target <= {goal:.4f}: {'met' if ratio <= goal else 'MISSED'}"
+
+
 def _cost(medians: dict[str, float], cases: tuple[str, ...]) -> float | None:
     if any(case not in medians for case in cases):
         return None
@@ -95,10 +100,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                 continue
             ratio = num / den
             target = goal[alg] if isinstance(goal, dict) else goal
-            verdict = "met" if ratio <= target else "MISSED"
-            write(
-                f"  {label.format(alg=alg):62s} {ratio:8.4f}  (target <= {target:.4f}: {verdict})"
-            )
+            write(f"  {label.format(alg=alg):62s} {ratio:8.4f}  ({_target(ratio, target)})")
     for case, info in sorted(extra.items()):
         if "rss_growth_mib" in info:
             write(
@@ -114,17 +116,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     paired = extra.get("hit-decode-interleaved", {}).get("interleaved_us")
     if paired:
         ratio = (paired["hit"] - paired["bare"]) / paired["decode"]
-        verdict = "met" if ratio <= 0.025 else "MISSED"
         write(
             f"  HS256: cache hit overhead / jwt.decode, interleaved: {ratio:.4f} "
-            f"(target <= 0.0250: {verdict}; best of rounds: bare {paired['bare']:.2f} us, "
+            f"({_target(ratio, 0.025)}; best of rounds: bare {paired['bare']:.2f} us, "
             f"hit {paired['hit']:.2f} us, jwt.decode {paired['decode']:.1f} us)"
         )
         cold = (paired["miss"] - paired["bare"]) / paired["decode"]
         write(
             f"  HS256: cache miss overhead / jwt.decode, interleaved: {cold:.4f} "
-            f"(target <= 0.3500: {'met' if cold <= 0.35 else 'MISSED'}; best of rounds: "
-            f"miss {paired['miss']:.2f} us)"
+            f"({_target(cold, 0.35)}; best of rounds: miss {paired['miss']:.2f} us)"
         )
         hit, floor = paired["hit"] - paired["bare"], paired["floor"] - paired["bare"]
         write(
@@ -135,10 +135,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     flask = extra.get("flask-interleaved", {}).get("interleaved_us")
     if flask:
         ours, theirs = (flask[kind] - flask["flask-bare"] for kind in RIVALS)
-        verdict = "met" if ours / theirs <= 1 / 50 else "MISSED"
         write(
             f"  Flask: jwt_wsgi added cost / flask-jwt-extended added cost, interleaved: "
-            f"{ours / theirs:.4f} (target <= 0.0200: {verdict}; best of rounds: bare "
+            f"{ours / theirs:.4f} ({_target(ours / theirs, 1 / 50)}; best of rounds: bare "
             f"{flask['flask-bare']:.1f} us, jwt_wsgi +{ours:.1f} us, flask-jwt-extended "
             f"+{theirs:.1f} us)"
         )
@@ -146,10 +145,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if located:
         times = ", ".join(f"{k} {v:.2f} us" for k, v in located["interleaved_us"].items())
         ratio = located["cookie_over_header"]
-        verdict = "met" if ratio <= 1.10 else "MISSED"
         write(
             f"  cookie token hit / header token hit, overhead over a bare app, interleaved: "
-            f"{ratio:.3f} (target <= 1.10: {verdict}; best of rounds: {times})"
+            f"{ratio:.3f} ({_target(ratio, 1.10)}; best of rounds: {times})"
         )
     healthy, hanging = extra.get("refresh-healthy"), extra.get("refresh-hanging")
     if healthy and hanging:

@@ -341,7 +341,7 @@ def test_flask_routes_interleaved(benchmark: Any) -> None:
         kind: functools.partial(request, app, environ_for(token))
         for kind, (app, token) in apps.items()
     }
-    best = timed_interleaved(benchmark, steps, rounds=15, number=200)
+    best = timed_interleaved(benchmark, steps, rounds=40, number=200)
     benchmark.extra_info["interleaved_us"] = {name: t * 1e6 for name, t in best.items()}
     assert all(step() == b"hello" for step in steps.values())
 
