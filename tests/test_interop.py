@@ -15,10 +15,11 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from jwt_wsgi import Authenticator, Provider, RemoteKeySet
 
-from .helpers import NOW, Clock
+from .helpers import NOW, Clock, b64
 from .keyserver import KeyServer
 
 CLAIMS = {"sub": "interop", "iat": int(NOW), "exp": int(NOW) + 600}
@@ -33,6 +34,36 @@ def jwcrypto_pair(curve: str, kid: str) -> tuple[dict[str, Any], str]:
     token.make_signed_token(key)
     public: dict[str, Any] = json.loads(key.export_public())
     return public, token.serialize()
+
+
+def joserfc_p256_key() -> Any:
+    """A joserfc P-256 key whose exported coordinates are full length.
+
+    joserfc 1.5, the version that installs beside the cryptography floor
+    (``make test-min``), drops leading zero bytes of EC coordinates, about
+    one key in 128; RFC 7518 section 6.2.1.2 requires all 32, so such a JWK
+    is refused here, as PyJWT refuses it. joserfc 1.6.8 and later export
+    them in full, and there the first key is taken.
+    """
+    from joserfc.jwk import ECKey
+
+    while True:
+        key = ECKey.generate_key("P-256")
+        public = key.as_dict(private=False)
+        if len(public["x"]) == len(public["y"]) == 43:  # 32 bytes in base64url
+            return key
+
+
+def test_a_short_ec_coordinate_is_refused() -> None:
+    """The JWK joserfc 1.5 exports for one key in 128: a coordinate below 32 bytes."""
+    from jwt_wsgi import ConfigurationError
+
+    public = jwt.algorithms.ECAlgorithm.to_jwk(
+        ec.generate_private_key(ec.SECP256R1()).public_key(), as_dict=True
+    )
+    short = {**public, "x": b64(jwt.utils.base64url_decode(public["x"])[1:])}
+    with pytest.raises(ConfigurationError, match="cannot be loaded"):
+        Provider("p", ["ES256"], key={"keys": [short]})
 
 
 def joserfc_pair(curve: str, kid: str) -> tuple[dict[str, Any], str]:
@@ -90,7 +121,6 @@ def test_certificate_bound_tokens_from_other_libraries(clock: Clock) -> None:
     """``cnf.x5t#S256`` tokens made by jwcrypto and joserfc, checked against the certificate."""
     from cryptography.hazmat.primitives import serialization
     from joserfc import jwt as jjwt
-    from joserfc.jwk import ECKey
     from jwcrypto import jwk
     from jwcrypto import jwt as cjwt
 
@@ -107,7 +137,7 @@ def test_certificate_bound_tokens_from_other_libraries(clock: Clock) -> None:
     signed = cjwt.JWT(header={"alg": "ES256", "kid": "c1"}, claims=claims)
     signed.make_signed_token(key)
     made["jwcrypto"] = (json.loads(key.export_public()), signed.serialize())
-    rfc_key = ECKey.generate_key("P-256")
+    rfc_key = joserfc_p256_key()
     token = jjwt.encode({"alg": "ES256", "kid": "c2"}, claims, rfc_key, algorithms=["ES256"])
     made["joserfc"] = ({**rfc_key.as_dict(private=False), "kid": "c2"}, token)
     for library, (public, token) in made.items():
@@ -150,11 +180,11 @@ def _jwcrypto_proof(kty: str, alg: str) -> tuple[str, Callable[[dict[str, Any]],
 def _joserfc_proof(kty: str, alg: str) -> tuple[str, Callable[[dict[str, Any]], str]]:
     """The same, made by joserfc."""
     from joserfc import jwt as jjwt
-    from joserfc.jwk import ECKey, OKPKey, RSAKey
+    from joserfc.jwk import OKPKey, RSAKey
 
     key: Any
     if kty == "EC":
-        key = ECKey.generate_key("P-256")
+        key = joserfc_p256_key()
     elif kty == "RSA":
         key = RSAKey.generate_key(2048)
     else:
