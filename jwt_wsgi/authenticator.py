@@ -312,13 +312,9 @@ class Authenticator:
             return self._from_dpop(value, environ, dpop, now)
         if len(value) > self._max_header:
             raise TokenTooLarge()
-        if looked_up is not None and B64TOKEN.match(looked_up):
-            token = looked_up  # the usual spelling: what parse() would return
-        else:
-            parsed = self.source.parse(value)
-            if parsed is None:
-                return None
-            token = parsed
+        token = self.source.parse(value)
+        if token is None:
+            return None
         return self._authenticate(token, now, self.cache.get(token), environ, dpop)
 
     def _from_dpop(

@@ -54,6 +54,12 @@ class BearerHeader:
 
     def parse(self, value: str) -> str | None:
         """The token, ``None`` for no bearer credentials; raise on a malformed value."""
+        if value.startswith(self.prefix):
+            # The usual spelling, "Bearer <token>" and nothing else: a b64token
+            # holds no space or comma, so this is what the split below finds.
+            token = value[len(self.prefix) :]
+            if B64TOKEN.match(token):
+                return token
         parts = value.split()
         if not self.scheme:
             token = parts[0] if len(parts) == 1 else ""

@@ -194,7 +194,7 @@ class FloorReference:
         target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
         key = (environ["REQUEST_METHOD"], environ["PATH_INFO"], environ["SCRIPT_NAME"], target)
         self.routes = {key: environ["PATH_INFO"]}
-        decoded = jwt.api_jwt.decode_complete(token, SECRET, algorithms=["HS256"])
+        decoded = jwt.decode_complete(token, SECRET, algorithms=["HS256"])
         self.tokens = {f"Bearer {token}": (decoded["payload"], decoded["header"], token)}
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
