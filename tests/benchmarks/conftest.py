@@ -132,6 +132,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"{floor / paired['decode']:.4f} (the hit's work alone in plain Python: "
             f"+{floor:.2f} us; the hit is +{hit:.2f} us, {hit / floor:.2f}x it)"
         )
+        bare_cache = paired["cache-only"] - paired["bare"]
+        write(
+            f"  HS256: cache-only reference overhead / jwt.decode, same rounds: "
+            f"{bare_cache / paired['decode']:.4f} (routing and the token cache with no other "
+            f"step: +{bare_cache:.2f} us, {bare_cache / floor:.2f}x the floor)"
+        )
     flask = extra.get("flask-interleaved", {}).get("interleaved_us")
     if flask:
         ours, theirs = (flask[kind] - flask["flask-bare"] for kind in RIVALS)
@@ -140,6 +146,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"{ours / theirs:.4f} ({_target(ours / theirs, 1 / 50)}; best of rounds: bare "
             f"{flask['flask-bare']:.1f} us, jwt_wsgi +{ours:.1f} us, flask-jwt-extended "
             f"+{theirs:.1f} us)"
+        )
+        floor = flask["flask-floor"] - flask["flask-bare"]
+        write(
+            f"  Flask: floor reference added cost / flask-jwt-extended added cost, same rounds: "
+            f"{floor / theirs:.4f} (the hit's work alone, inside Flask: +{floor:.1f} us; "
+            f"jwt_wsgi adds {ours / floor:.2f}x that)"
         )
     located = extra.get("hit-by-location")
     if located:
