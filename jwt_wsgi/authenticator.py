@@ -78,6 +78,10 @@ class Authenticated:
     :param kind: ``"access"``, or ``"refresh"`` for a refresh token.
     :param dpop_nonce: a fresh DPoP nonce to send with the response
         (``DPoP-Nonce``), when the proof used the one before.
+    :param location: where the request carried the token: ``"header"`` (the
+        ``Bearer`` or ``DPoP`` scheme), ``"cookie"`` or ``"query"``; ``None``
+        for a token given to :meth:`Authenticator.authenticate` directly.
+        Whether a request needs CSRF protection depends on it.
 
     Made for one caller and never shared, so it is not frozen (a frozen
     dataclass costs more to build than a cache hit costs in all).
@@ -89,6 +93,7 @@ class Authenticated:
     provider: str
     kind: str = "access"
     dpop_nonce: str | None = None
+    location: Location | None = "header"
 
 
 class Authenticator:
@@ -261,7 +266,9 @@ class Authenticator:
         """Check ``token`` completely; raise an :class:`~jwt_wsgi.errors.AuthError` if it fails."""
         if not isinstance(token, str):
             raise MalformedToken("the token must be a string")
-        return self._authenticate(token, self._clock(), self.cache.get(token))
+        result = self._authenticate(token, self._clock(), self.cache.get(token))
+        result.location = None
+        return result
 
     def authenticate_request(
         self,
@@ -360,6 +367,7 @@ class Authenticator:
         if len(token) > self.max_token_bytes:
             raise TokenTooLarge()
         result = self._authenticate(token, self._clock(), self.cache.get(token), environ, dpop)
+        result.location = "cookie"
         if environ.get("REQUEST_METHOD") not in SAFE_METHODS:
             self.sources.check_csrf(environ, result.claims)
         return result
@@ -370,23 +378,32 @@ class Authenticator:
         locations: Sequence[Location],
         dpop: DPoPMode | None = None,
     ) -> Authenticated | None:
-        """The token from any of ``locations``, with what its location needs checked."""
-        if self._dpop_scheme and "header" in locations:
-            value = environ.get(self._environ_key)
-            if isinstance(value, str) and _is_dpop(value):
-                return self._from_dpop(value, environ, dpop, self._clock())
-        found = self.sources.read(environ, locations)
-        if found is None:
-            return None
-        token, location = found
-        if len(token) > self.max_token_bytes:
-            raise TokenTooLarge()
-        result = self._authenticate(token, self._clock(), self.cache.get(token), environ, dpop)
-        if location == "cookie":
-            self.sources.check_csrf(environ, result.claims)
-        elif location == "query":
-            self.sources.strip_query(environ)
-        return result
+        """The token from any of ``locations``, with what its location needs checked.
+
+        Where the query string is a location, the token parameter is removed
+        from it whichever location won and whatever the outcome (RFC 6750
+        section 5.3): the app behind a shadow rule, its logs and its error
+        pages never see it.
+        """
+        try:
+            if self._dpop_scheme and "header" in locations:
+                value = environ.get(self._environ_key)
+                if isinstance(value, str) and _is_dpop(value):
+                    return self._from_dpop(value, environ, dpop, self._clock())
+            found = self.sources.read(environ, locations)
+            if found is None:
+                return None
+            token, location = found
+            if len(token) > self.max_token_bytes:
+                raise TokenTooLarge()
+            result = self._authenticate(token, self._clock(), self.cache.get(token), environ, dpop)
+            result.location = location
+            if location == "cookie":
+                self.sources.check_csrf(environ, result.claims)
+            return result
+        finally:
+            if "query" in locations:
+                self.sources.strip_query(environ)
 
     def set_keys(self, key: KeyInput, *, provider: str = "default") -> None:
         """Replace a provider's keys with static ones, offline (same forms as ``key=``).

@@ -6,10 +6,13 @@ decide before Django routes. :class:`JWTUserMiddleware`, listed in
 ``MIDDLEWARE`` *instead of* ``AuthenticationMiddleware`` (or after it), then
 makes ``request.user`` the ``principal=`` loader's user or a
 :class:`ClaimsUser`, which lives only for the request: no row is created, no
-session is touched. Requests authenticated by a bearer *header* are exempt
-from Django's CSRF check, since a browser never adds that header on its own;
-a token in a cookie keeps the check (jwt_wsgi's own double-submit check
-applies too).
+session is touched. Requests whose token came in a bearer *header*
+(``environ["jwt.location"] == "header"``) are exempt from Django's CSRF
+check, since a browser never adds that header on its own; a token from a
+cookie or the query string keeps the check, whatever else the request
+carries: an ``Authorization`` header alone proves nothing, as browsers
+attach cached ``Basic`` credentials to cross-site requests by themselves
+(jwt_wsgi's own double-submit check applies to cookie tokens too).
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ class ClaimsUser:
 
 
 class JWTUserMiddleware:
-    """Django middleware: ``request.user`` from the token; bearer requests skip CSRF."""
+    """Django middleware: ``request.user`` from the token; bearer-header requests skip CSRF."""
 
     def __init__(self, get_response: Callable[[Any], Any]) -> None:
         self.get_response = get_response
@@ -71,7 +74,7 @@ class JWTUserMiddleware:
         if claims is not None:
             principal = environ.get("jwt.principal")
             request.user = principal if principal is not None else ClaimsUser(claims)
-            if environ.get("HTTP_AUTHORIZATION"):
+            if environ.get("jwt.location") == "header":
                 request._dont_enforce_csrf_checks = True
         elif not hasattr(request, "user"):
             request.user = _anonymous()

@@ -31,6 +31,11 @@ Environ keys set for the app:
     The JOSE header (``alg``, ``kid``, ...), or ``None``.
 ``jwt.provider``
     The name of the provider that accepted the token, or ``None``.
+``jwt.location``
+    Where the request carried the token: ``"header"`` (``Bearer`` or
+    ``DPoP``), ``"cookie"`` or ``"query"``; ``None`` without a token. A
+    browser attaches cookies to requests other sites trigger, never a bearer
+    header, so code that skips a CSRF check must ask for ``"header"`` here.
 ``REMOTE_USER``
     The ``sub`` claim (or the claim named by ``remote_user``), when it is a
     string or an integer.
@@ -256,7 +261,7 @@ class JWTMiddleware:
         if result is None:
             self.anonymous += 1
             environ["jwt.claims"] = environ["jwt.token"] = None
-            environ["jwt.header"] = environ["jwt.provider"] = None
+            environ["jwt.header"] = environ["jwt.provider"] = environ["jwt.location"] = None
             if self.principal is not None:
                 environ["jwt.principal"] = None
         else:
@@ -265,6 +270,7 @@ class JWTMiddleware:
             environ["jwt.token"] = result.token
             environ["jwt.header"] = result.header
             environ["jwt.provider"] = result.provider
+            environ["jwt.location"] = result.location
             if self.remote_user is not None:
                 user = claims.get(self.remote_user)
                 if isinstance(user, str):

@@ -128,14 +128,20 @@ class TokenSources:
             raise CsrfFailed(f"the {self.cookies.csrf_header} header does not match the token")
 
     def strip_query(self, environ: WSGIEnvironment) -> None:
-        """Remove the token parameter from the query string the app (and its logs) see."""
-        environ["QUERY_STRING"] = self._without_token(environ.get("QUERY_STRING", ""))
+        """Remove the token parameter from the query string the app (and its logs) see.
+
+        A query without the parameter is left exactly as it came.
+        """
+        query_string = environ.get("QUERY_STRING", "")
+        if query_string:
+            environ["QUERY_STRING"] = self._without_token(query_string)
         for key in ("REQUEST_URI", "RAW_URI"):
             target = environ.get(key)
             if target and "?" in target:
                 path, _, query = target.partition("?")
                 rest = self._without_token(query)
-                environ[key] = f"{path}?{rest}" if rest else path
+                if rest != query:
+                    environ[key] = f"{path}?{rest}" if rest else path
 
     def _query_token(self, query: str) -> str | None:
         if self.query not in query:
@@ -149,12 +155,11 @@ class TokenSources:
         return token
 
     def _without_token(self, query: str) -> str:
-        kept = [
-            part
-            for part in query.split("&")
-            if part and unquote_plus(part.partition("=")[0]) != self.query
-        ]
-        return "&".join(kept)
+        """``query`` without the token parameter (its name decoded, as a server would),
+        or ``query`` itself when it has none."""
+        parts = query.split("&")
+        kept = [p for p in parts if unquote_plus(p.partition("=")[0]) != self.query]
+        return query if len(kept) == len(parts) else "&".join(p for p in kept if p)
 
 
 class SourceOptions(TypedDict, total=False):

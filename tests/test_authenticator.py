@@ -55,8 +55,9 @@ def test_authenticate_returns_a_small_result_with_fresh_copies() -> None:
         "provider",
         "kind",
         "dpop_nonce",
+        "location",
     }
-    assert result.kind == "access"
+    assert result.kind == "access" and result.location is None  # no request, no location
 
 
 def test_the_one_call_check_includes_the_clock_cached_or_not() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from jwt_wsgi import JWTMiddleware, Rule
@@ -60,7 +61,9 @@ def test_the_django_middleware_sets_the_user() -> None:
     django_app()  # settings and apps ready
     middleware = JWTUserMiddleware(lambda request: "response")
     claims = {"sub": "alice"}
-    request = Request({"jwt.claims": claims, "HTTP_AUTHORIZATION": "Bearer x"})
+    request = Request(
+        {"jwt.claims": claims, "jwt.location": "header", "HTTP_AUTHORIZATION": "Bearer x"}
+    )
     assert middleware(request) == "response"
     assert request.user.username == "alice"  # type: ignore[attr-defined]
     assert request._dont_enforce_csrf_checks  # type: ignore[attr-defined]
@@ -72,6 +75,43 @@ def test_the_django_middleware_sets_the_user() -> None:
     middleware(anonymous)
     assert anonymous.user.is_anonymous  # type: ignore[attr-defined]
     assert not anonymous.user.has_perm("x") and anonymous.user.get_username() == ""  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("location", "authorization", "django_csrf"),
+    [
+        pytest.param("header", "Bearer t", False, id="bearer-header"),
+        pytest.param("cookie", "Basic YWxpY2U6cHc=", True, id="cookie-with-cached-basic"),
+        pytest.param("cookie", "Bearer other", True, id="cookie-with-another-header"),
+        pytest.param("query", None, True, id="query"),
+    ],
+)
+def test_django_skips_its_csrf_check_only_for_a_bearer_header_token(
+    location: str, authorization: str | None, django_csrf: bool
+) -> None:
+    """Django's own CsrfViewMiddleware, in front of a view, with what jwt_wsgi put in
+    the environ: an Authorization header alone (browsers attach cached Basic
+    credentials cross-site) does not switch the check off for a cookie token."""
+    from django.http import HttpResponse
+    from django.middleware.csrf import CsrfViewMiddleware
+    from django.test import RequestFactory
+
+    from .test_frameworks import django_app
+
+    django_app()
+
+    def view(request: Any) -> Any:
+        return HttpResponse("changed", status=201)
+
+    csrf = CsrfViewMiddleware(view)
+    chain = JWTUserMiddleware(
+        lambda request: csrf.process_view(request, view, (), {}) or view(request)
+    )
+    extra = {"jwt.claims": {"sub": "alice"}, "jwt.location": location, "jwt.principal": None}
+    if authorization is not None:
+        extra["HTTP_AUTHORIZATION"] = authorization
+    response = chain(RequestFactory().post("/notes", data={"text": "x"}, **extra))
+    assert response.status_code == (403 if django_csrf else 201)
 
 
 def test_the_pyramid_policy() -> None:

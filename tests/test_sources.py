@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from werkzeug.test import Client
 
 from jwt_wsgi import (
     AmbiguousCredentials,
@@ -19,6 +20,7 @@ from jwt_wsgi import (
     Rule,
 )
 from jwt_wsgi.cookies import read_cookie
+from jwt_wsgi.sources import Location
 
 from .helpers import (
     SECRET,
@@ -56,6 +58,42 @@ def test_a_cookie_token_is_read_on_safe_methods() -> None:
     client = client_of(build())
     body = client.get("/", headers=pair_cookie(token)).get_json()
     assert body["claims"]["sub"] == "alice" and body["has_token"]
+
+
+@pytest.mark.parametrize(
+    ("locations", "request_headers", "query", "expected"),
+    [
+        pytest.param(["header"], "bearer", "", "header", id="header-only"),
+        pytest.param(["cookie"], "cookie", "", "cookie", id="cookie-only"),
+        pytest.param(["header", "cookie"], "cookie", "", "cookie", id="cookie-of-several"),
+        pytest.param(["header", "cookie"], "both", "", "header", id="same-token-both"),
+        pytest.param(["header", "query"], "", "token", "query", id="query"),
+        pytest.param(["header"], "", "", None, id="no-token"),
+    ],
+)
+def test_the_app_learns_where_the_token_came_from(
+    locations: list[Location], request_headers: str, query: str, expected: str | None
+) -> None:
+    """``jwt.location``: what CSRF decisions downstream (logout, Django) depend on."""
+    token = make_token()
+    seen: list[Any] = []
+
+    def app(environ: Any, start_response: Any) -> Any:
+        seen.append(environ["jwt.location"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    middleware = JWTMiddleware(
+        app, key=SECRET, algorithms=["HS256"], clock=Clock(), locations=locations,
+        cookies=COOKIES, rules=[Rule("/", auth="optional")],
+    )  # fmt: skip
+    headers: dict[str, str] = {}
+    if request_headers in ("bearer", "both"):
+        headers["Authorization"] = f"Bearer {token}"
+    if request_headers in ("cookie", "both"):
+        headers.update(pair_cookie(token))
+    client_of(middleware).get("/", headers=headers, query_string=query and f"access_token={token}")
+    assert seen == [expected]
 
 
 def test_header_and_cookie_with_the_same_token_are_one_token() -> None:
@@ -136,6 +174,77 @@ def test_a_query_token_never_reaches_the_app() -> None:
     assert seen == {"query": "since=5&x=%20y", "uri": "/events?since=5&x=%20y", "claims": "alice"}
 
 
+@pytest.mark.parametrize(
+    ("headers", "rule"),
+    [
+        pytest.param("same", "required", id="same-token-in-the-header"),
+        pytest.param("none", "required", id="query-alone"),
+        pytest.param("bad", "shadow", id="refused-under-a-shadow-rule"),
+        pytest.param("none", "public-miss", id="optional-path-bad-token"),
+    ],
+)
+def test_a_query_token_is_stripped_whichever_location_won(headers: str, rule: str) -> None:
+    """RFC 6750 section 5.3: with query allowed, the parameter never reaches the app,
+    whether the header carried the same token, or the request goes on refused
+    under a shadow rule."""
+    token = make_token()
+    seen: dict[str, str] = {}
+
+    def app(environ: Any, start_response: Any) -> Any:
+        seen.update(
+            {k: environ.get(k, "") for k in ("QUERY_STRING", "REQUEST_URI", "RAW_URI")},
+        )
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    query_token = token if headers != "bad" else make_token(key="o" * 64)
+    rules = [Rule("/events", shadow=rule == "shadow")]
+    if rule == "public-miss":
+        rules = [Rule("/events", auth="optional")]
+        query_token = "garbage"
+    middleware = JWTMiddleware(
+        app, key=SECRET, algorithms=["HS256"], clock=Clock(),
+        locations=["header", "query"], rules=rules,
+    )  # fmt: skip
+    target = f"/events?since=5&access_token={query_token}&x=%20y"
+    environ = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": "/events", "QUERY_STRING": target.split("?")[1],
+        "REQUEST_URI": target, "RAW_URI": target,
+    }  # fmt: skip
+    if headers == "same":
+        environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    statuses = Statuses()
+    list(middleware(environ, statuses))
+    if rule != "public-miss":
+        assert statuses.seen == ["200 OK"]
+        assert seen == {
+            "QUERY_STRING": "since=5&x=%20y",
+            "REQUEST_URI": "/events?since=5&x=%20y",
+            "RAW_URI": "/events?since=5&x=%20y",
+        }
+    for key in ("QUERY_STRING", "REQUEST_URI", "RAW_URI"):  # refused requests' too
+        assert query_token not in environ[key]
+
+
+def test_a_query_without_the_token_parameter_is_left_as_it_came() -> None:
+    seen: dict[str, str] = {}
+
+    def app(environ: Any, start_response: Any) -> Any:
+        seen.update(query=environ["QUERY_STRING"], uri=environ["REQUEST_URI"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    middleware = JWTMiddleware(
+        app, key=SECRET, algorithms=["HS256"], clock=Clock(), locations=["header", "query"]
+    )
+    environ = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": "/e", "QUERY_STRING": "a=1&&b=2&",
+        "REQUEST_URI": "/e?a=1&&b=2&", "HTTP_AUTHORIZATION": f"Bearer {make_token()}",
+    }  # fmt: skip
+    list(middleware(environ, Statuses()))
+    assert seen == {"query": "a=1&&b=2&", "uri": "/e?a=1&&b=2&"}
+
+
 def test_query_tokens_are_off_by_default_and_never_logged(
     serve: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -173,10 +282,15 @@ class TestCsrf:
         pair = Minter(SECRET, clock=Clock()).mint_pair("alice")
         return pair.access_token, pair.csrf
 
-    @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+    @pytest.mark.parametrize(
+        "method",
+        ["POST", "PUT", "PATCH", "DELETE",
+         "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH"],
+    )  # fmt: skip
     def test_unsafe_methods_need_the_matching_header(self, method: str) -> None:
         refusals = Refusals()
-        client = client_of(build(refusals))
+        # wsgiref's validator warns about WebDAV methods: Werkzeug's client alone here.
+        client = Client(build(refusals), use_cookies=False)
         token, csrf = self.token()
         cookie = pair_cookie(token)
         response = client.open("/notes", method=method, headers=cookie)
@@ -193,6 +307,28 @@ class TestCsrf:
         token, _ = self.token()
         client = client_of(build())
         assert client.open("/notes", method=method, headers=pair_cookie(token)).status_code == 200
+
+    @pytest.mark.parametrize(
+        "override", ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"]
+    )
+    def test_a_method_override_header_does_not_make_a_post_safe(self, override: str) -> None:
+        """Frameworks that honour an override header route a POST as a GET; the
+        CSRF decision is made on the method the browser sent."""
+        refusals = Refusals()
+        token, _ = self.token()
+        headers = {**pair_cookie(token), override: "GET"}
+        response = client_of(build(refusals)).post("/notes?_method=GET", headers=headers)
+        assert response.status_code == 403 and refusals.last() is CsrfFailed
+
+    def test_host_prefixed_cookie_names_work(self) -> None:
+        token, csrf = self.token()
+        cookies = Cookies(access="__Host-access", access_csrf="__Host-csrf", secure=False)
+        client = client_of(build(cookies=cookies))
+        headers = {"Cookie": f"__Host-access={token}", "X-CSRF-Token": csrf}
+        assert client.post("/notes", headers=headers).status_code == 200
+        assert client.post("/notes", headers={"Cookie": f"__Host-access={token}"}).status_code == (
+            403
+        )
 
     def test_header_tokens_need_none(self) -> None:
         token, _ = self.token()
