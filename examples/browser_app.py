@@ -174,7 +174,8 @@ def add_note() -> Any:
 # Logout behind the middleware (it needs the verified token); refresh beside it.
 protected = JWTMiddleware(
     DispatcherMiddleware(
-        app.wsgi_app, {"/auth/logout": LogoutEndpoint(store=store, cookies=COOKIES)}
+        app.wsgi_app,
+        {"/auth/logout": LogoutEndpoint(store=store, cookies=COOKIES, minter=minter)},
     ),
     key=SECRET,
     algorithms=["HS256"],

@@ -658,6 +658,26 @@ class ReplayCheckFailed(ServiceUnavailable):
     default_description = "the DPoP replay check is unavailable"
 
 
+class StoreUnavailable(ServiceUnavailable):
+    """A session endpoint could not read or write its store (logout, refresh).
+
+    Nothing was half done: a logout that could not be recorded says so instead
+    of clearing the cookies, and a refresh token stays usable for the retry.
+    """
+
+    reason = "store_unavailable"
+    default_description = "the session store is unavailable"
+
+
+class MintingFailed(ServiceUnavailable):
+    """A refresh could not mint the new pair (the claims loader raised: its
+    database is down, say). The refresh token was not consumed; the details
+    are logged."""
+
+    reason = "minting_failed"
+    default_description = "the new tokens could not be issued"
+
+
 class PrincipalUnavailable(ServiceUnavailable):
     """The ``principal`` loader raised (its user store is down, say); the details are logged."""
 

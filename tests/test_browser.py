@@ -157,6 +157,69 @@ def test_another_site_cannot_change_state(browser: Any, example: Any, serve: Any
     assert example.notes["alice"] == ["mine"]  # neither the form nor the fetch got in
 
 
+def page(html: str) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
+    """An app serving one HTML page: the attacker's."""
+    body = f"<!doctype html><html><body>{html}</body></html>".encode()
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [body]
+
+    return app
+
+
+def signed_in_as(driver: Any, url: str) -> str | None:
+    """Who the app's own page says is signed in, after loading it afresh."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(url)
+    wait_for(lambda: body(driver, "data-state") in ("in", "out"))
+    if body(driver, "data-state") == "out":
+        return None
+    who: str = driver.find_element(By.ID, "who").text
+    return who.removeprefix("Signed in as ")
+
+
+def test_login_csrf_another_site_cannot_sign_the_victim_into_its_account(
+    browser: Any, example: Any, serve: Any
+) -> None:
+    """A page on another site (localhost is another site than 127.0.0.1) posts a plain
+    form with the attacker's own refresh token: SameSite keeps the victim's refresh
+    cookie off it, and the answer would set the session cookies (RFC 6749 10.12)."""
+    url = serve(example.application)
+    sign_in(browser, url)
+    add_note(browser, "mine")
+    attackers = example.minter.mint_pair("bob").refresh_token  # bob's own login
+    evil = serve(
+        page(f"""<form id="f" method="POST" action="{url}/auth/refresh">
+  <input type="hidden" name="refresh_token" value="{attackers}"></form>
+<script>document.getElementById("f").submit();</script>""")
+    )
+    browser.get(evil.replace("127.0.0.1", "localhost"))
+    # The form navigates the browser to the refresh endpoint's answer: a CSRF refusal.
+    wait_for(lambda: "csrf_failed" in browser.page_source)
+    assert signed_in_as(browser, url) == "alice"
+    assert example.notes["alice"] == ["mine"] and "bob" not in example.notes
+
+
+def test_logout_csrf_an_image_on_a_sibling_page_does_not_log_out(
+    browser: Any, example: Any, serve: Any
+) -> None:
+    """Another origin of the same site (so SameSite sends the cookies) shows an image
+    whose URL is the logout endpoint: a GET, which changes nothing."""
+    url = serve(example.application)
+    sign_in(browser, url)
+    token = {c["name"]: c["value"] for c in browser.get_cookies()}["access_token"]
+    evil = serve(
+        page(f"""<img id="i" src="{url}/auth/logout"
+  onerror="document.body.dataset.done = 1" onload="document.body.dataset.done = 1">""")
+    )
+    browser.get(evil)
+    wait_for(lambda: body(browser, "data-done") == "1")
+    assert signed_in_as(browser, url) == "alice"
+    assert http_request(url, "/api/notes", headers={"Cookie": f"access_token={token}"})[0] == 200
+
+
 def test_an_expired_access_token_is_refreshed_silently(
     browser: Any, example: Any, serve: Any
 ) -> None:
@@ -164,7 +227,8 @@ def test_an_expired_access_token_is_refreshed_silently(
 
     url = serve(example.application)
     sign_in(browser, url)
-    old_refresh = {c["name"]: c["value"] for c in browser.get_cookies()}["refresh_token"]
+    cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+    old_refresh, old_csrf = cookies["refresh_token"], cookies["csrf_refresh_token"]
     time.sleep(2.5)  # the access token (2 s) has expired
     before = body(browser, "data-loaded")
     browser.find_element(By.ID, "reload").click()
@@ -173,13 +237,14 @@ def test_an_expired_access_token_is_refreshed_silently(
     new_refresh = {c["name"]: c["value"] for c in browser.get_cookies()}["refresh_token"]
     assert new_refresh != old_refresh  # rotated
 
-    # A copy of the old refresh token, replayed after the grace, ends the login.
+    # A copy of the old refresh token (and its CSRF value, which a thief reads
+    # from the token itself), replayed after the grace, ends the login.
     time.sleep(1.2)  # past the grace (1 s here)
     status, _, answer = http_request(
         url,
         "/auth/refresh",
         method="POST",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "X-CSRF-Token": old_csrf},
         body=json.dumps({"refresh_token": old_refresh}).encode(),
     )
     assert status == 401 and json.loads(answer)["error"] == "invalid_token"

@@ -8,10 +8,12 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+import jwt
 import pytest
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from jwt_wsgi import (
+    Authenticator,
     AuthError,
     Cookies,
     DenylistStore,
@@ -22,6 +24,7 @@ from jwt_wsgi import (
     Minter,
     MissingToken,
     Policy,
+    Provider,
     RedisRevocationStore,
     RefreshEndpoint,
     RefreshReused,
@@ -30,9 +33,9 @@ from jwt_wsgi import (
     StepUpRequired,
     WrongTokenKind,
 )
-from jwt_wsgi.errors import InvalidRequest
+from jwt_wsgi.errors import CsrfFailed, InvalidRequest, MintingFailed, StoreUnavailable
 
-from .helpers import SECRET, Clock, Refusals, Statuses, echo_app
+from .helpers import NOW, SECRET, Clock, Refusals, Statuses, echo_app
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -59,22 +62,25 @@ class Service:
         self.refresh_cookies = RefreshEndpoint(
             self.minter, store=store, cookies=COOKIES, respond="cookies"
         )
+        self.refresh_both = RefreshEndpoint(
+            self.minter, store=store, cookies=COOKIES, respond="both"
+        )
         api = DispatcherMiddleware(
             echo_app,
             {
-                "/auth/logout": LogoutEndpoint(store=store, cookies=COOKIES),
+                "/auth/logout": LogoutEndpoint(store=store, cookies=COOKIES, minter=self.minter),
                 "/auth/logout-everywhere": LogoutEndpoint(
-                    store=store, cookies=COOKIES, everywhere=True
+                    store=store, cookies=COOKIES, everywhere=True, minter=self.minter
                 ),
             },
         )
         middleware.setdefault("rules", [])
+        middleware.setdefault("locations", ["header", "cookie"])
         guard = JWTMiddleware(
             api,
             key=SECRET,
             algorithms=["HS256"],
             revocation=store,
-            locations=["header", "cookie"],
             cookies=COOKIES,
             clock=clock,
             on_error=self.refusals,
@@ -86,6 +92,7 @@ class Service:
                 "/auth/login": self.login,
                 "/auth/refresh": self.refresh,
                 "/auth/refresh-cookies": self.refresh_cookies,
+                "/auth/refresh-both": self.refresh_both,
             },
         )
 
@@ -599,3 +606,303 @@ def test_a_redis_store_that_is_down_says_so(redis_server: Any) -> None:
     ):
         with pytest.raises(RevocationUnavailable):
             call_store()
+
+
+# -- the token's life under attack ----------------------------------------------------
+
+
+def form(token: str) -> dict[str, Any]:
+    """A plain HTML form's POST carrying ``token``: what another site can make a browser send."""
+    return {
+        "raw": f"refresh_token={token}".encode(),
+        "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+    }
+
+
+@pytest.mark.parametrize("path", ["/auth/refresh-cookies", "/auth/refresh-both"])
+def test_login_csrf_a_form_with_the_attackers_refresh_token_sets_no_cookie(
+    url: str, service: Service, path: str
+) -> None:
+    """RFC 6749 section 10.12: a cross-site form posting the attacker's own refresh
+    token would sign the victim's browser into the attacker's account."""
+    attacker = login(url)
+    reply = call(url, path, method="POST", **form(attacker["refresh_token"]))
+    assert reply.status == 403 and reply.body["error"] == "csrf_failed"
+    assert reply.cookies() == {}
+    # Refused before its use was recorded: the attacker's token is untouched.
+    assert refresh(url, attacker["refresh_token"])[0] == 200
+    # A bearer header is no way around it either, when the answer sets cookies.
+    other = login(url)
+    header = call(url, path, method="POST", token=other["refresh_token"])
+    assert header.status == 403 and header.body["error"] == "csrf_failed"
+
+
+def test_a_refresh_answering_with_cookies_takes_the_token_bound_csrf_header(
+    url: str, service: Service
+) -> None:
+    pair = login(url)
+    csrf = jwt.decode(pair["refresh_token"], options={"verify_signature": False})["csrf"]
+    wrong = call(
+        url, "/auth/refresh-both", method="POST",
+        headers={"X-CSRF-Token": "planted", **form(pair["refresh_token"])["headers"]},
+        raw=form(pair["refresh_token"])["raw"],
+    )  # fmt: skip
+    assert wrong.status == 403 and wrong.body["error"] == "csrf_failed"
+    spec = form(pair["refresh_token"])
+    reply = call(
+        url, "/auth/refresh-both", method="POST", raw=spec["raw"],
+        headers={**spec["headers"], "X-CSRF-Token": csrf},
+    )  # fmt: skip
+    assert reply.status == 200 and set(reply.cookies()) >= {"access_token", "refresh_token"}
+    assert reply.body["refresh_token"] == reply.cookies()["refresh_token"]
+
+
+def test_a_json_refresh_with_a_body_token_needs_no_csrf(url: str) -> None:
+    """No cookie in, no cookie out: nothing a browser keeps, so nothing to forge."""
+    pair = login(url)
+    reply = call(url, "/auth/refresh", method="POST", **form(pair["refresh_token"]))
+    assert reply.status == 200 and reply.cookies() == {}
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"])
+@pytest.mark.parametrize("path", ["/auth/logout", "/auth/logout-everywhere"])
+def test_logout_csrf_only_post_logs_out(
+    url: str, service: Service, method: str, path: str, clock: Clock
+) -> None:
+    """An <img>, a link, a prefetch or a HEAD carrying only the cookies changes nothing."""
+    victim = call(url, "/auth/login", method="POST").cookies()
+    other = login(url)  # another session of the same user, for "everywhere"
+    clock.now += 1
+    cookie = "; ".join(f"{k}={v}" for k, v in victim.items())
+    reply = call(url, path, method=method, headers={"Cookie": cookie})
+    if method in ("GET", "HEAD"):
+        assert reply.status == 405 and reply.header("Allow") == "POST"
+    else:  # the middleware's own CSRF check stops unsafe methods first
+        assert reply.status in (403, 405)
+    assert reply.cookies() == {}
+    assert (
+        call(url, "/api", headers={"Cookie": f"access_token={victim['access_token']}"}).status
+        == 200
+    )
+    assert call(url, "/api", token=other["access_token"]).status == 200
+
+
+def test_logout_with_a_cookie_token_needs_the_csrf_header(url: str, service: Service) -> None:
+    jar = call(url, "/auth/login", method="POST").cookies()
+    cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+    no_csrf = call(url, "/auth/logout", method="POST", headers={"Cookie": cookie})
+    assert no_csrf.status == 403 and service.refusals.last() is CsrfFailed
+    reply = call(
+        url, "/auth/logout", method="POST",
+        headers={"Cookie": cookie, "X-CSRF-Token": jar["csrf_access_token"]},
+    )  # fmt: skip
+    assert reply.status == 204 and reply.cookies()["access_token"] == ""
+    assert (
+        call(url, "/api", headers={"Cookie": f"access_token={jar['access_token']}"}).status == 401
+    )
+
+
+def test_the_logout_endpoint_checks_csrf_itself(clock: Clock) -> None:
+    """Behind a middleware with csrf=False, or one that does not say where the token was."""
+    store = MemoryRevocationStore(clock=clock)
+    minter = Minter(SECRET, clock=clock)
+    pair = minter.mint_pair("alice")
+    claims = jwt.decode(pair.access_token, options={"verify_signature": False})
+    logout = LogoutEndpoint(store=store, cookies=COOKIES, minter=minter)
+    for location in ("cookie", None):
+        environ = {"REQUEST_METHOD": "POST", "jwt.claims": claims, "jwt.token": pair.access_token}
+        if location is not None:
+            environ["jwt.location"] = location
+        statuses = Statuses()
+        answer = json.loads(b"".join(logout(environ, statuses)))
+        assert statuses.seen == ["403 Forbidden"] and answer["error"] == "csrf_failed"
+    assert not store.is_revoked(claims)
+    header = {"REQUEST_METHOD": "POST", "jwt.claims": claims, "jwt.token": pair.access_token,
+              "jwt.location": "header"}  # fmt: skip
+    statuses = Statuses()
+    list(logout(header, statuses))
+    assert statuses.seen == ["204 No Content"] and store.is_revoked(claims)
+
+
+DAY = 86400.0
+
+
+def test_a_logout_outlives_the_refresh_tokens_it_revokes(clock: Clock) -> None:
+    """RFC 9700 section 4.14.2: with 90-day refresh tokens, a logged-out refresh token
+    must not refresh again on day 31 (the store's old 30-day default)."""
+    store = MemoryRevocationStore(clock=clock, max_token_lifetime=90 * DAY)
+    minter = Minter(SECRET, refresh_expires_in=90 * DAY, clock=clock)
+    refresh_app = RefreshEndpoint(minter, store=store)
+    logout = LogoutEndpoint(store=store, minter=minter)
+    app = DispatcherMiddleware(
+        JWTMiddleware(
+            DispatcherMiddleware(echo_app, {"/logout": logout}),
+            key=SECRET, algorithms=["HS256"], revocation=store, clock=clock,
+        ),
+        {"/refresh": refresh_app},
+    )  # fmt: skip
+    from .helpers import ValidatingClient
+
+    client = ValidatingClient(app, use_cookies=False)
+    pair = minter.mint_pair("alice")
+    bearer = {"Authorization": f"Bearer {pair.access_token}"}
+    assert client.post("/logout", headers=bearer).status_code == 204
+    for days in (31, 89):
+        clock.now = NOW + days * DAY
+        reply = client.post("/refresh", json={"refresh_token": pair.refresh_token})
+        assert reply.status_code == 401 and reply.get_json()["error_description"] == (
+            RevokedToken.default_description
+        )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda store, minter: RefreshEndpoint(minter, store=store), id="refresh"),
+        pytest.param(lambda store, minter: LogoutEndpoint(store=store, minter=minter), id="logout"),
+    ],
+)
+def test_a_store_that_forgets_before_refresh_tokens_expire_is_refused(make: Any) -> None:
+    from jwt_wsgi import ConfigurationError
+
+    minter = Minter(SECRET, refresh_expires_in=90 * DAY)
+    with pytest.raises(ConfigurationError, match="max_token_lifetime >= refresh_expires_in"):
+        make(MemoryRevocationStore(), minter)  # 30 days by default
+    make(MemoryRevocationStore(max_token_lifetime=90 * DAY), minter)
+
+
+class FlakyLoader:
+    """A claims loader whose database goes down and comes back."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.down = False
+
+    def __call__(self, identity: str) -> dict[str, Any]:
+        if self.down:
+            raise ConnectionError("the user database is down")
+        now = int(self.clock())
+        return {"sub": identity, "iat": now, "exp": now + 60}
+
+
+def test_a_refresh_is_all_or_nothing_when_the_claims_loader_fails(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = MemoryRevocationStore(clock=clock)
+    minter = Minter(SECRET, refresh_expires_in=3600, clock=clock)
+    loader = minter.claims_loader(FlakyLoader(clock))
+    from .helpers import ValidatingClient
+
+    client = ValidatingClient(RefreshEndpoint(minter, store=store, grace=1), use_cookies=False)
+    pair = minter.mint_pair("alice")
+    loader.down = True
+    reply = client.post("/", json={"refresh_token": pair.refresh_token})
+    assert reply.status_code == 503 and reply.headers["Retry-After"] == "1"
+    assert reply.get_json()["error_description"] == MintingFailed.default_description
+    assert "minting a refreshed pair failed" in caplog.text
+    assert len(store) == 0  # the refresh token was not consumed
+    loader.down = False
+    clock.now += 30  # well past the grace: a consumed token would now revoke the login
+    again = client.post("/", json={"refresh_token": pair.refresh_token})
+    assert again.status_code == 200 and again.get_json()["refresh_token"]
+
+
+def test_store_failures_at_the_endpoints_are_503_never_500(redis_server: Any) -> None:
+    """Redis down: refresh and logout answer a JSON 503 with Retry-After, in every
+    revocation_unavailable setting, and a logout that did not happen clears no cookie."""
+    from jwt_wsgi import RevocationUnavailable
+
+    store = RedisRevocationStore.from_url(redis_server.url, timeout=0.2, mirror=False)
+    minter = Minter(SECRET)
+    pair = minter.mint_pair("alice")
+    logout = LogoutEndpoint(store=store, cookies=COOKIES, minter=minter)
+    from .helpers import ValidatingClient
+
+    refresh_client = ValidatingClient(
+        RefreshEndpoint(
+            minter, store=store,
+            authenticator=Authenticator(
+                Provider("r", ["HS256"], key=SECRET, require=("exp", "jti", "fam")),
+                revocation=store, revocation_unavailable="open",
+            ),
+        ),
+        use_cookies=False,
+    )  # fmt: skip
+    logout_client = ValidatingClient(
+        JWTMiddleware(logout, key=SECRET, algorithms=["HS256"], revocation=store,
+                      revocation_unavailable="open"),
+        use_cookies=False,
+    )  # fmt: skip
+    redis_server.stop()
+    with pytest.raises(RevocationUnavailable):
+        store.is_revoked({"jti": "x"})
+    reply = refresh_client.post("/", json={"refresh_token": pair.refresh_token})
+    assert reply.status_code == 503 and reply.headers["Retry-After"] == "1"
+    assert reply.get_json()["error_description"] == StoreUnavailable.default_description
+    out = logout_client.post("/", headers={"Authorization": f"Bearer {pair.access_token}"})
+    assert out.status_code == 503 and out.headers["Content-Type"] == "application/json"
+    assert out.get_json()["error_description"] == StoreUnavailable.default_description
+    assert "Set-Cookie" not in out.headers
+
+
+#: endpoint path -> (whether it changes a login by POST, whether its answer sets cookies)
+ENDPOINTS = {
+    "/auth/refresh": "refresh",
+    "/auth/refresh-cookies": "refresh",
+    "/auth/refresh-both": "refresh",
+    "/auth/logout": "logout",
+    "/auth/logout-everywhere": "logout",
+}
+
+
+@pytest.mark.parametrize("csrf", ["none", "wrong", "right"])
+@pytest.mark.parametrize("location", ["cookie", "header", "body", "query"])
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("path", list(ENDPOINTS))
+def test_no_state_change_without_the_csrf_proof(
+    clock: Clock, path: str, method: str, location: str, csrf: str
+) -> None:
+    """Every endpoint x method x token location x CSRF header: a login changes (a token
+    used or revoked, session cookies set) only by POST, and only with the CSRF proof
+    where the credential came from a cookie or the answer sets cookies."""
+    from .helpers import ValidatingClient
+
+    store = MemoryRevocationStore(clock=clock)
+    service = Service(store, clock, locations=["header", "cookie", "query"])
+    pair = service.minter.mint_pair("alice")
+    kind = ENDPOINTS[path]
+    token = pair.refresh_token if kind == "refresh" else pair.access_token
+    claims = jwt.decode(token, options={"verify_signature": False})
+    headers: dict[str, str] = {}
+    query = ""
+    data = None
+    if location == "cookie":
+        name = "refresh_token" if kind == "refresh" else "access_token"
+        headers["Cookie"] = f"{name}={token}"
+    elif location == "header":
+        headers["Authorization"] = f"Bearer {token}"
+    elif location == "body":
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        data = f"refresh_token={token}".encode()
+    else:
+        query = f"access_token={token}"
+    if csrf != "none":
+        headers["X-CSRF-Token"] = claims["csrf"] if csrf == "right" else "planted"
+    client = ValidatingClient(service.app, use_cookies=False)
+    reply = client.open(path, method=method, headers=headers, data=data, query_string=query)
+    readable = location in (("cookie", "header", "body") if kind == "refresh"
+                            else ("cookie", "header", "query"))  # fmt: skip
+    sets_cookies = path != "/auth/refresh" if kind == "refresh" else False
+    needs_csrf = location == "cookie" or sets_cookies
+    allowed = method == "POST" and readable and (csrf == "right" or not needs_csrf)
+    if kind == "refresh":
+        changed = len(store) > 0  # the refresh token's use was recorded
+    else:
+        changed = store.is_revoked(claims)
+    assert changed == allowed, (reply.status_code, reply.get_data())
+    if not allowed:
+        assert reply.status_code in (400, 401, 403, 405)
+        set_cookies = [v for k, v in reply.headers.items() if k == "Set-Cookie"]
+        assert not [c for c in set_cookies if not c.split(";")[0].endswith("=")]
+    if method == "POST" and readable and not allowed:  # refused for the CSRF proof
+        assert reply.status_code == 403 and reply.get_json()["error"] == "csrf_failed"
