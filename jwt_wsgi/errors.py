@@ -47,6 +47,11 @@ class RevocationUnavailable(Error):
     """A revocation store could not say whether a token is revoked."""
 
 
+class KeyStoreUnavailable(Error):
+    """A shared key store could not be read, or a change to it could not be recorded
+    (or acknowledged by its replicas), and no keys read before can stand in."""
+
+
 class AuthError(Error):
     """A request was refused.
 

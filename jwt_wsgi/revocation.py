@@ -39,6 +39,7 @@ import heapq
 import logging
 import math
 import os
+import secrets
 import threading
 import time
 import weakref
@@ -48,12 +49,16 @@ from typing import Any, Protocol
 from . import _checks
 from ._checks import Duration
 from .errors import ConfigurationError, RevocationUnavailable
+from .redisconn import NotAcknowledged, RedisConnection
 from .tokens import peek_claim, token_id
 
 logger = logging.getLogger("jwt_wsgi")
 
-_PING_EVERY = 0.5  # seconds between the mirror's PINGs on its subscription
+_PING_EVERY = 0.5  # seconds between the mirror's PINGs and state checks
 _SILENCE = 1.5  # seconds without a word from Redis after which the mirror is out of sync
+_DOWN_PAUSE = 0.5  # seconds after a failed try during which checks do not wait on Redis
+_BATCH = 500  # entries per write-back script
+_KINDS = ("id:", "fam:", "sub:", "sid:")  # what the mirror holds (not used: records)
 
 __all__ = [
     "DenylistStore",
@@ -282,61 +287,114 @@ class RedisRevocationStore(DenylistStore):
 
     Each entry is a key ``{prefix}{kind}:{id}`` that Redis expires when
     nothing it refuses can be alive (``SET ... EXAT``), its value carrying that
-    instant too; single use is one ``SET ... NX GET``.
+    instant too; single use is one ``SET ... NX GET``. Redis may be one server,
+    a Sentinel-managed primary or a Cluster (:mod:`jwt_wsgi.redisconn`).
+
+    **Writes** are one script on the primary: the entry is merged with what is
+    there (a later expiry and, for "revoked before" watermarks, a later
+    instant win, so writes in any order converge), a change counter is
+    incremented and the change published. With ``min_replicas`` (1 for
+    Sentinel and Cluster, 0 for one server) the write returns only once that
+    many replicas hold it (``WAIT``); otherwise, or when Redis cannot be
+    reached, :class:`~jwt_wsgi.errors.RevocationUnavailable` is raised: a
+    revocation is never silently lost.
 
     **The mirror** (``mirror=True``, the default) keeps a copy of the live
     denylist in this process, so a request's check is dictionary look-ups,
-    not a round trip. Every write is ``SET`` and ``PUBLISH`` in one
-    transaction; a thread of each store subscribes to the channel first, then
-    loads the whole denylist (so no change can fall between the two), then
-    applies every change it hears. While the mirror is known to be in sync,
-    checks are local. The moment it may not be (the subscription dropped, the
-    thread is reconnecting, Redis restarted: its ``run_id`` changed), checks
-    ask Redis again, one ``MGET`` each, until a resync completes; and when
-    Redis cannot answer either, :class:`~jwt_wsgi.errors.RevocationUnavailable`
-    is raised, so the authenticator's ``revocation_unavailable`` decides.
+    not a round trip. A thread of each store subscribes to the change channel
+    first, then loads the whole denylist (so no change can fall between the
+    two), then applies every change it hears, in order: a gap in the change
+    counter means changes were missed, and the mirror resyncs. Every half
+    second it pings the subscription and reads the store's epoch (a random id
+    kept in Redis), its counter and the server's ``run_id``, so a restart, a
+    failover or a flush is noticed within a second even when the client
+    library reconnects and resubscribes by itself.
 
-    A Redis restart without persistence loses the denylist, and the mirrors
-    resync to that: configure Redis persistence (``appendonly yes``) for a
-    denylist that must survive restarts, or re-seed it from your own record
-    of revocations after one (a log message says when a restart was seen).
+    **Nothing a live process knew is lost.** When the epoch or ``run_id``
+    changed or the counter went back (Redis restarted without persistence, a
+    lagging replica took over), the process writes back what it holds before
+    trusting the mirror again: every denylist entry and watermark with its
+    original expiry, and the single-use records (used refresh tokens, DPoP
+    proof ids) it wrote itself, kept until they expire. Every live process
+    does the same; the merges make them converge.
 
-    :param client: a ``redis.Redis`` client (its timeouts apply; set
-        ``socket_timeout`` so an unreachable server cannot stall requests).
-    :param prefix: key prefix (``"jwt_wsgi:revoked:"``); the change channel is
-        ``{prefix}changes``.
-    :param mirror: keep the local mirror (``True``).
+    **Checks.** While the mirror is in sync, checks are local. When it may not
+    be, a check asks Redis (one ``MGET``) and counts an entry the mirror holds
+    as well: entries never un-revoke, so the union is never wrong. When Redis
+    cannot answer either, :class:`~jwt_wsgi.errors.RevocationUnavailable` is
+    raised, so the authenticator's ``revocation_unavailable`` decides (503 by
+    default); after a failed try, checks do not wait on Redis again for half a
+    second, and only one at a time probes it. With ``stale_for`` a mirror that
+    was in sync when contact was lost answers alone for at most that many
+    seconds, then checks fail closed: a process cut off from Redis misses
+    revocations made elsewhere for that long. Off (``0``) by default.
+
+    :param connection: where Redis is: a URL (``redis://``,
+        ``redis+sentinel://``, ``redis+cluster://``, see
+        :mod:`jwt_wsgi.redisconn`) or a ``redis.Redis``/``RedisCluster`` client
+        (its address and credentials are used, with this store's timeouts).
+    :param prefix: key prefix (``"jwt_wsgi:revoked:"``; in a Cluster
+        ``"{jwt_wsgi:revoked}:"``, a hash tag keeping every key in one slot);
+        the change channel is ``{prefix}changes``.
+    :param mirror: keep the local mirror (``True``); without it there is no
+        restart recovery, since the process holds nothing to write back.
+    :param timeout: seconds to connect and to wait for each reply (0.5).
+    :param min_replicas: replicas every write waits for (``None``: 1 with
+        Sentinel or a Cluster, 0 for one server).
+    :param replica_timeout: seconds a write waits for them (0.25, or half ``timeout`` if less;
+        less than ``timeout``).
+    :param stale_for: seconds a mirror that lost contact keeps answering (0).
 
     The other options are :class:`DenylistStore`'s.
     """
 
     def __init__(
         self,
-        client: Any,
+        connection: Any,
         *,
-        prefix: str = "jwt_wsgi:revoked:",
+        prefix: str | None = None,
         mirror: bool = True,
+        timeout: float = 0.5,
+        min_replicas: int | None = None,
+        replica_timeout: Duration | None = None,
+        stale_for: Duration = 0,
         default_ttl: Duration = 86400,
         max_token_lifetime: Duration = 30 * 86400,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        import redis
-
         super().__init__(
             default_ttl=default_ttl, max_token_lifetime=max_token_lifetime, clock=clock
         )
-        self._client = client
-        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
-        if not isinstance(prefix, str):
-            raise ConfigurationError(f"prefix must be a string, not {prefix!r}")
-        self.prefix = prefix
-        self.channel = prefix + "changes"
+        self._conn = RedisConnection.of(connection, timeout)
+        self._errors = self._conn.errors
+        self.prefix = self._conn.check_prefix(prefix, "jwt_wsgi:revoked:")
+        self.channel = self.prefix + "changes"
+        self._seq_key, self._epoch_key = self.prefix + "seq", self.prefix + "epoch"
+        self.min_replicas = (
+            self._conn.default_min_replicas
+            if min_replicas is None
+            else _checks.count(min_replicas, "min_replicas")
+        )
+        self.replica_timeout = self._conn.check_replica_timeout(replica_timeout, 0.25)
+        self.stale_for = _checks.seconds(stale_for, "stale_for")
         self._mirror: dict[str, tuple[str, float]] = {}
         #: Whether checks are answered from the mirror (it is known to be in sync).
         self.in_sync = False
         #: How many times the mirror (re)loaded the denylist, for monitoring.
         self.syncs = 0
+        #: How many times this process wrote back what it held after Redis lost it.
+        self.restores = 0
+        self._epoch: str | None = None
         self._run_id: str | None = None
+        self._seq = 0
+        self._lost_at: float | None = None  # when the mirror left sync (monotonic)
+        self._down_until = -math.inf  # checks do not try Redis before then (monotonic)
+        self._suspect_down = False
+        self._probing = threading.Lock()
+        # Single-use records this process wrote, to write back after a restart.
+        self._own: dict[str, tuple[str, float]] = {}
+        self._own_expiries: list[tuple[float, str]] = []
+        self._own_lock = threading.Lock()
         self._mirrored = _checks.flag(mirror, "mirror")
         self._stopped = threading.Event()
         self._starting = threading.Lock()
@@ -349,18 +407,16 @@ class RedisRevocationStore(DenylistStore):
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 0.5, **options: Any) -> RedisRevocationStore:
-        """A store for ``redis://host:port/db`` with short socket timeouts (mirrored)."""
-        import redis
-
-        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
-        return cls(client, **options)
+        """A store for a ``redis://``, ``redis+sentinel://`` or ``redis+cluster://`` URL."""
+        return cls(url, timeout=timeout, **options)
 
     def close(self) -> None:
-        """Stop following changes (the mirror is no longer used)."""
+        """Stop following changes and close this store's connections."""
         self._mirrored = self.in_sync = False
         self._stopped.set()
         if self._follower is not None:
             self._follower.join(timeout=5)
+        self._conn.close()
 
     def wait_in_sync(self, timeout: float) -> bool:
         """Wait until the mirror answers checks; ``False`` if it does not within ``timeout``
@@ -378,41 +434,143 @@ class RedisRevocationStore(DenylistStore):
     # -- the three primitives -----------------------------------------------------------
 
     def _get_many(self, keys: Sequence[str]) -> list[str | None]:
+        now = self.clock()
+        mirror = self._mirror
+        values: list[str | None] = []
+        for key in keys:
+            entry = mirror.get(key)
+            values.append(entry[0] if entry is not None and now < entry[1] else None)
         if self.in_sync:
-            now = self.clock()
-            mirror = self._mirror
-            values: list[str | None] = []
-            for key in keys:
-                entry = mirror.get(key)
-                values.append(entry[0] if entry is not None and now < entry[1] else None)
             return values
         if self._mirrored and self._follower is None:
             self._follow_in_background()  # the first check after a fork
+        # Out of sync: Redis, and what the mirror holds (entries never un-revoke).
+        if self._suspect_down:
+            if time.monotonic() < self._down_until or not self._probing.acquire(blocking=False):
+                return self._stale(values, "Redis did not answer a moment ago")
+            self._probing.release()  # this check is the probe; others keep failing fast
         try:
-            raw = self._client.mget([self.prefix + key for key in keys])
+            raw = self._conn.mget([self.prefix + key for key in keys])
         except self._errors as exc:
-            raise RevocationUnavailable(f"redis: {type(exc).__name__}") from exc
-        return [None if v is None else _decode(v)[0] for v in raw]
+            self._unreachable()
+            return self._stale(values, f"redis: {type(exc).__name__}")
+        self._suspect_down = False
+        return [
+            _later(key, held, None if found is None else _decode(found)[0])
+            for key, held, found in zip(keys, values, raw, strict=True)
+        ]
 
     def _set(self, key: str, value: str, until: float) -> None:
-        stored = f"{value}|{until!r}"
-        try:
-            pipe = self._client.pipeline(transaction=True)
-            pipe.set(self.prefix + key, stored, exat=math.ceil(until))
-            pipe.publish(self.channel, f"{key}\n{stored}")
-            pipe.execute()
-        except self._errors as exc:
-            raise RevocationUnavailable(f"redis: {type(exc).__name__}") from exc
-        self._mirror[key] = (value, until)  # this process sees its own write at once
+        (stored,) = self._write([(key, value, until)])
+        self._remember(key, *_decode(stored))  # this process sees its own write at once
 
     def _set_first(self, key: str, value: str, until: float) -> str | None:
         try:
-            earlier = self._client.set(
-                self.prefix + key, f"{value}|{until!r}", exat=math.ceil(until), nx=True, get=True
+            earlier = self._conn.script(
+                _FIRST_USE,
+                [self.prefix + key],
+                [f"{value}|{until!r}", math.ceil(until)],
+                min_replicas=self.min_replicas,
+                replica_timeout=self.replica_timeout,
             )
+        except NotAcknowledged as exc:
+            self._keep_own(key, value, until)  # it is on the primary: ours to restore
+            raise RevocationUnavailable(f"redis: {exc}; it may not survive a failover") from exc
         except self._errors as exc:
             raise RevocationUnavailable(f"redis: {type(exc).__name__}") from exc
-        return None if earlier is None else _decode(earlier)[0]
+        if earlier is None:
+            self._keep_own(key, value, until)
+            return None
+        return _decode(earlier)[0]
+
+    def _write(
+        self, entries: Sequence[tuple[str, str, float]], *, replicas: int | None = None
+    ) -> list[Any]:
+        """Merge ``(key, value, until)`` entries into Redis and publish each change;
+        the stored values, in order."""
+        keys = [self._seq_key, *(self.prefix + key for key, _, _ in entries)]
+        args: list[Any] = [self.channel]
+        for key, value, until in entries:
+            args += [key, value, repr(until)]
+        try:
+            stored: list[Any] = self._conn.script(
+                _MERGE,
+                keys,
+                args,
+                min_replicas=self.min_replicas if replicas is None else replicas,
+                replica_timeout=self.replica_timeout,
+            )
+        except NotAcknowledged as exc:
+            raise RevocationUnavailable(
+                f"redis: the revocation was written but {exc}; it may not survive a failover"
+            ) from exc
+        except self._errors as exc:
+            raise RevocationUnavailable(
+                f"redis: {type(exc).__name__}; the revocation was not recorded"
+            ) from exc
+        return stored
+
+    # -- what this process knows -----------------------------------------------------
+
+    def _remember(self, key: str, value: str, until: float) -> None:
+        held = self._mirror.get(key)
+        self._mirror[key] = (value, until) if held is None else _merge(key, held, (value, until))
+
+    def _keep_own(self, key: str, value: str, until: float) -> None:
+        with self._own_lock:
+            self._own[key] = (value, until)
+            heapq.heappush(self._own_expiries, (until, key))
+            now = self.clock()
+            while self._own_expiries and self._own_expiries[0][0] <= now:
+                _, gone = heapq.heappop(self._own_expiries)
+                if gone in self._own and self._own[gone][1] <= now:
+                    del self._own[gone]
+
+    def _stale(self, values: list[str | None], reason: str) -> list[str | None]:
+        """The mirror's answer while Redis cannot give one, within ``stale_for``; else raise."""
+        lost = self._lost_at
+        if self.stale_for and lost is not None and time.monotonic() - lost <= self.stale_for:
+            return values
+        raise RevocationUnavailable(reason)
+
+    def _unreachable(self) -> None:
+        self._suspect_down = True
+        self._down_until = time.monotonic() + _DOWN_PAUSE
+
+    def restore(self) -> int:
+        """Write back what this process holds (the mirror's entries, its own single-use
+        records), merged with what Redis has; how many entries changed in Redis.
+
+        The mirror does this by itself when it sees Redis lost them; call it to
+        re-seed a store by hand. Raises
+        :class:`~jwt_wsgi.errors.RevocationUnavailable` if Redis cannot be reached.
+        """
+        now = self.clock()
+        entries = [
+            (key, value, until)
+            for key, (value, until) in list(self._mirror.items())
+            if now < until < math.inf
+        ]
+        changed = 0
+        for start in range(0, len(entries), _BATCH):
+            batch = entries[start : start + _BATCH]
+            # Waiting for replicas is best effort here: the mirrors keep what they hold.
+            stored = self._write(batch, replicas=0)
+            changed += sum(1 for (_, value, until), s in zip(batch, stored, strict=True)
+                           if s is not None)  # fmt: skip
+        with self._own_lock:
+            own = [(k, v, u) for k, (v, u) in self._own.items() if now < u]
+        for start in range(0, len(own), _BATCH):
+            batch = own[start : start + _BATCH]
+            args: list[Any] = []
+            for _, value, until in batch:
+                args += [f"{value}|{until!r}", math.ceil(until)]
+            try:
+                self._conn.script(_RESTORE_USED, [self.prefix + k for k, _, _ in batch], args)
+            except self._errors as exc:
+                raise RevocationUnavailable(f"redis: {type(exc).__name__}") from exc
+        self.restores += 1
+        return len(entries) + len(own)
 
     # -- the mirror ------------------------------------------------------------------
 
@@ -426,8 +584,11 @@ class RedisRevocationStore(DenylistStore):
 
     def _after_fork(self) -> None:
         self.in_sync = False
+        self._lost_at = None
         self._stopped = threading.Event()
         self._starting = threading.Lock()
+        self._probing = threading.Lock()
+        self._own_lock = threading.Lock()
         self._follower = None
 
     def _follow(self) -> None:
@@ -440,7 +601,6 @@ class RedisRevocationStore(DenylistStore):
             except Exception as exc:
                 # Any failure (a dropped connection, a restart, a bug) leaves the
                 # mirror unknown: checks ask Redis until the next resync.
-                self.in_sync = False
                 synced = self.syncs > syncs  # this attempt had got in sync
                 if synced:
                     pause = 0.05  # the first retry comes quickly
@@ -448,8 +608,9 @@ class RedisRevocationStore(DenylistStore):
                     logger.exception("revocation mirror failed; asking Redis per request")
                 elif synced:
                     logger.warning(
-                        "revocation mirror out of sync (%s); asking Redis per request",
+                        "revocation mirror out of sync (%s: %s); asking Redis per request",
                         type(exc).__name__,
+                        exc,
                     )
             if self._stopped.wait(pause):
                 return
@@ -458,7 +619,7 @@ class RedisRevocationStore(DenylistStore):
     def _follow_once(self) -> None:
         import redis
 
-        pubsub = self._client.pubsub()
+        pubsub = self._conn.pubsub(self.channel)
         try:
             pubsub.subscribe(self.channel)
             deadline = time.monotonic() + _SILENCE
@@ -467,20 +628,26 @@ class RedisRevocationStore(DenylistStore):
                     return
                 if time.monotonic() > deadline:
                     raise redis.TimeoutError("no subscription confirmation")
-            loaded = self._load()
-            run_id = self._client.info("server").get("run_id")
-            if self._run_id is not None and run_id != self._run_id:
+            epoch, seq, run_id = self._state()
+            lost = self._lost(epoch, seq, run_id)
+            if lost is not None:
+                count = self.restore()
                 logger.warning(
-                    "Redis restarted (a new run_id): revocations made before the restart "
-                    "are gone unless Redis persists them; the mirror resyncs to what remains"
+                    "Redis lost revocations (%s): wrote back the %d entries this process held",
+                    lost,
+                    count,
                 )
-            self._run_id = run_id
-            self._mirror = loaded
+                epoch, seq, run_id = self._state()
+            self._mirror = self._load()
+            self._epoch, self._seq, self._run_id = epoch, seq, run_id
             while (message := pubsub.get_message(timeout=0)) is not None:
                 self._apply(message)  # changes heard while loading
             self.in_sync = True
+            self._lost_at = None
+            self._suspect_down = False
             self.syncs += 1
-            heard = pinged = time.monotonic()
+            heard = checked = time.monotonic()
+            seen = seq  # the server's counter at the last check
             while not self._stopped.is_set():
                 message = pubsub.get_message(timeout=0.2)
                 now = time.monotonic()
@@ -491,38 +658,129 @@ class RedisRevocationStore(DenylistStore):
                     # A silent connection (a hung server, a lost route) is as
                     # good as a dropped one: the last PING went unanswered.
                     raise redis.TimeoutError("no answer to PING")
-                if now - pinged >= _PING_EVERY:
+                if now - checked >= _PING_EVERY:
+                    checked = now
                     pubsub.ping()
-                    pinged = now
                     self._purge()
+                    epoch, seq, run_id = self._state()
+                    lost = self._lost(epoch, seq, run_id)
+                    if lost is not None:
+                        raise _OutOfStep(lost)
+                    if self._seq < seen:  # a change published before the last check never came
+                        raise _OutOfStep("changes were missed")
+                    seen = seq
         finally:
+            if self.in_sync:
+                self._lost_at = time.monotonic()
             self.in_sync = False
-            pubsub.close()
+            try:
+                pubsub.close()
+            except self._errors:
+                pass
+
+    def _state(self) -> tuple[str, int, str]:
+        """The store's epoch (made if missing), its change counter, and the server's run id."""
+        epoch, seq = self._conn.script(
+            _STATE, [self._epoch_key, self._seq_key], [secrets.token_hex(8)]
+        )
+        return _text(epoch), int(seq), self._conn.server_id(self._epoch_key)
+
+    def _lost(self, epoch: str, seq: int, run_id: str) -> str | None:
+        """Why Redis may have lost entries this process holds, or ``None``."""
+        if self._epoch is None:
+            return None  # the first sync: nothing known to lose
+        if epoch != self._epoch:
+            return "the store was emptied: a restart without persistence, or a flush"
+        if run_id != self._run_id:
+            return "the server restarted or a replica took over"
+        if seq < self._seq:
+            return "changes went back: a replica that lagged took over"
+        return None
 
     def _load(self) -> dict[str, tuple[str, float]]:
         loaded: dict[str, tuple[str, float]] = {}
-        keys = [
-            k for k in self._client.scan_iter(match=self.prefix + "*", count=1000)
-            if not _key(k).startswith(self.prefix + "used:") and _key(k) != self.channel
-        ]  # fmt: skip
-        for start in range(0, len(keys), 1000):
-            batch = keys[start : start + 1000]
-            for key, raw in zip(batch, self._client.mget(batch), strict=True):
+        start = len(self.prefix)
+        keys = [k for k in self._conn.scan(self.prefix) if _text(k)[start:].startswith(_KINDS)]
+        for first in range(0, len(keys), 1000):
+            batch = keys[first : first + 1000]
+            for key, raw in zip(batch, self._conn.mget(batch), strict=True):
                 if raw is not None:
-                    loaded[_key(key)[len(self.prefix) :]] = _decode(raw)
+                    loaded[_text(key)[start:]] = _decode(raw)
         return loaded
 
     def _apply(self, message: dict[str, Any]) -> None:
         if message.get("type") != "message":
             return
-        data = message["data"]
-        key, _, stored = (data.decode() if isinstance(data, bytes) else data).partition("\n")
-        self._mirror[key] = _decode(stored)
+        text = _text(message["data"])
+        first, _, rest = text.partition("\n")
+        if first.isdigit() and "\n" in rest:
+            seq = int(first)
+            if seq > self._seq + 1:
+                raise _OutOfStep("changes were missed")
+            self._seq = max(self._seq, seq)
+            key, _, stored = rest.partition("\n")
+        else:  # a 0.2 process, during a rolling upgrade
+            key, stored = first, rest
+        self._remember(key, *_decode(stored))
 
     def _purge(self) -> None:
         now = self.clock()
         for key in [k for k, (_, until) in list(self._mirror.items()) if until <= now]:
             self._mirror.pop(key, None)
+
+
+class _OutOfStep(Exception):
+    """The mirror can no longer be trusted to be complete: resync."""
+
+
+#: The script every denylist write runs: merge each entry (the later expiry;
+#: for watermarks, the later instant), count and publish what changed.
+_MERGE = """
+local stored = {}
+for i = 2, #KEYS do
+  local j = 2 + (i - 2) * 3
+  local short, value, untl = ARGV[j], ARGV[j + 1], ARGV[j + 2]
+  local current = redis.call('GET', KEYS[i])
+  if current then
+    local cut = string.find(current, '|[^|]*$')
+    if cut then
+      local held_value = string.sub(current, 1, cut - 1)
+      local held_until = string.sub(current, cut + 1)
+      if tonumber(held_until) and tonumber(held_until) > tonumber(untl) then
+        untl = held_until
+      end
+      local kind = string.sub(short, 1, 4)
+      if (kind == 'sub:' or kind == 'sid:') and tonumber(held_value)
+          and tonumber(held_value) > tonumber(value) then
+        value = held_value
+      end
+    end
+  end
+  local new = value .. '|' .. untl
+  if new ~= current then
+    redis.call('SET', KEYS[i], new, 'EXAT', string.format('%d', math.ceil(tonumber(untl))))
+    local seq = redis.call('INCR', KEYS[1])
+    redis.call('PUBLISH', ARGV[1], seq .. '\\n' .. short .. '\\n' .. new)
+  end
+  stored[#stored + 1] = new
+end
+return stored
+"""
+_FIRST_USE = "return redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2], 'NX', 'GET')"
+_RESTORE_USED = """
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'EXAT', ARGV[2 * i], 'NX')
+end
+return #KEYS
+"""
+_STATE = """
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  redis.call('SET', KEYS[1], ARGV[1])
+  epoch = ARGV[1]
+end
+return {epoch, redis.call('GET', KEYS[2]) or '0'}
+"""
 
 
 def _forked(store: weakref.ref[RedisRevocationStore]) -> None:
@@ -531,13 +789,13 @@ def _forked(store: weakref.ref[RedisRevocationStore]) -> None:
         mirrored._after_fork()
 
 
-def _key(key: Any) -> str:
-    return key.decode() if isinstance(key, bytes) else str(key)
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _decode(raw: Any) -> tuple[str, float]:
     """A stored ``value|until`` as ``(value, until)`` (an old bare value lasts forever)."""
-    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    text = _text(raw)
     value, _, until = text.rpartition("|")
     if not value:
         return text, math.inf
@@ -545,3 +803,26 @@ def _decode(raw: Any) -> tuple[str, float]:
         return value, float(until)
     except ValueError:
         return text, math.inf
+
+
+def _merge(key: str, a: tuple[str, float], b: tuple[str, float]) -> tuple[str, float]:
+    """Two records of one entry as one: the later expiry, and for a watermark the later
+    instant (the stricter), as the write script merges them."""
+    value = a[0]
+    if key.startswith(("sub:", "sid:")):
+        value = max(a[0], b[0], key=_instant)
+    return value, max(a[1], b[1])
+
+
+def _later(key: str, held: str | None, found: str | None) -> str | None:
+    """The stricter of the mirror's and Redis's values of one entry."""
+    if held is None or found is None:
+        return found if held is None else held
+    return max(held, found, key=_instant) if key.startswith(("sub:", "sid:")) else found
+
+
+def _instant(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return math.inf  # unreadable: the strictest

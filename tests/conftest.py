@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import redis
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from .helpers import Clock
+from .redis_servers import RedisClusterNodes, RedisServer, SentinelGroup
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -172,70 +171,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class RedisServer:
-    """A real redis-server on a free loopback port, started and stopped by a test."""
-
-    def __init__(self, binary: str) -> None:
-        self.binary = binary
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.start()
-
-    def start(self) -> None:
-        binary = self.binary
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--protected-mode", "yes"],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)
-            finally:
-                client.close()
-
-    def hang(self) -> None:
-        """Freeze the server (SIGSTOP): connections stay open and nothing answers."""
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.terminate()
-            self.process.wait(timeout=10)
-
-
-def _redis_binary() -> str:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("JWT_WSGI_REQUIRE_REDIS"):
-            pytest.fail("redis-server is required here (JWT_WSGI_REQUIRE_REDIS is set)")
-        pytest.skip("no redis-server binary on this machine (.ci/run installs Debian's)")
-    return binary
-
-
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """One Redis for the session; tests use distinct key prefixes."""
-    server = RedisServer(_redis_binary())
+    server = RedisServer()
     yield server.url
-    server.stop()
+    server.cleanup()
 
 
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
-    """A Redis of the test's own, which the test may stop."""
-    server = RedisServer(_redis_binary())
+    """A Redis of the test's own, which the test may stop, freeze or restart."""
+    server = RedisServer()
     yield server
-    server.stop()
+    server.cleanup()
+
+
+@pytest.fixture
+def sentinel_group() -> Iterator[SentinelGroup]:
+    """A primary, a replica and three Sentinels of the test's own (it may kill them)."""
+    group = SentinelGroup()
+    yield group
+    group.close()
+
+
+@pytest.fixture(scope="module")
+def redis_cluster() -> Iterator[RedisClusterNodes]:
+    """A three-primary Redis Cluster for a module's tests (distinct prefixes per test)."""
+    cluster = RedisClusterNodes()
+    yield cluster
+    cluster.close()

@@ -7,6 +7,7 @@ import os
 import stat
 import uuid
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -15,13 +16,16 @@ from jwt_wsgi import (
     Authenticator,
     ConfigurationError,
     FileKeyStore,
+    KeyStoreUnavailable,
     Minter,
     Provider,
     RedisKeyStore,
     UnknownKey,
+    jwks_app,
 )
 
 from .helpers import Clock
+from .redis_servers import RedisClusterNodes, RedisServer, SentinelGroup
 
 
 def _first_kid(directory: str) -> str:
@@ -164,3 +168,108 @@ def test_secrets_are_not_generated(tmp_path: Path) -> None:
         generate_key("HS256")
     with pytest.raises(ConfigurationError, match="asymmetric"):
         RedisKeyStore(None, algorithm="HS512")
+
+
+# -- a Redis key store that Redis restarts, fails over or loses -----------------------
+
+
+def kids(minter: Minter) -> set[str]:
+    return {key["kid"] for key in minter.jwks()["keys"]}
+
+
+def test_a_redis_restart_forgets_no_key(redis_server: RedisServer, caplog: Any) -> None:
+    """Redis back empty: the live worker writes its keys back, and a worker started after
+    the restart waits for that instead of making a first key of its own, so both publish
+    one key set and every token signed before still verifies."""
+    old = Minter(key_store=RedisKeyStore(redis_server.url, prefix="rk:"))
+    old.rotate()
+    before = kids(old)
+    token = old.mint("alice")
+    with caplog.at_level("WARNING", logger="jwt_wsgi"):
+        redis_server.stop()
+        redis_server.start()
+        replacement = Minter(key_store=RedisKeyStore(redis_server.url, prefix="rk:"))
+    assert "wrote back the 2 this process held" in caplog.text
+    assert kids(replacement) == kids(old) == before
+    assert replacement.current.kid == old.current.kid
+    verifier = Authenticator(Provider("rk", ["ES256"], key=replacement.jwks()))
+    assert verifier.authenticate(token).claims["sub"] == "alice"
+    assert (
+        Authenticator(Provider("rk", ["ES256"], key=old.jwks()))
+        .authenticate(replacement.mint("bob"))
+        .claims["sub"]
+        == "bob"
+    )
+    for minter in (old, replacement):
+        assert isinstance(minter.key_store, RedisKeyStore)
+        minter.key_store.close()
+
+
+def test_a_stamp_cannot_repeat_across_a_restart(redis_server: RedisServer) -> None:
+    """The stamp is drawn at random, not counted: a store back from a restart with a new
+    first key cannot wear the stamp a worker cached before it (the old "1" again)."""
+    one = RedisKeyStore(redis_server.url, prefix="st:", first_key_wait=0)
+    stamp = one.version()
+    client = redis_server.client()
+    assert client.get("st:version") == stamp and len(str(stamp)) > 16
+    client.close()
+    one.rotate()
+    assert one.version() != stamp
+    one.close()
+
+
+def test_a_key_store_that_is_down(redis_server: RedisServer) -> None:
+    """Unreachable: a worker that read the keys goes on signing with them (no change can
+    happen without Redis); one that never did cannot sign, and its JWK Set is a 503."""
+    held = Minter(key_store=RedisKeyStore(redis_server.url, prefix="dn:"))
+    kid = held.current.kid
+    redis_server.stop()
+    assert jwt.get_unverified_header(held.mint("alice"))["kid"] == kid
+    with pytest.raises(KeyStoreUnavailable):
+        held.rotate()
+    empty_store = RedisKeyStore(redis_server.url, prefix="dn:", timeout=0.2)
+    with pytest.raises(KeyStoreUnavailable, match="no keys were read before"):
+        Minter(key_store=empty_store).mint("alice")
+    from werkzeug.test import Client
+
+    class NoKeys(Minter):
+        def __init__(self) -> None:
+            self.key_store = empty_store
+
+    reply = Client(jwks_app(NoKeys())).get("/.well-known/jwks.json")
+    assert reply.status_code == 503 and reply.headers["Retry-After"] == "1"
+    assert reply.get_json() == {
+        "error": "temporarily_unavailable",
+        "error_description": "the signing keys are unavailable",
+    }
+    redis_server.start()
+    assert held.current.kid is not None
+    for store in (held.key_store, empty_store):
+        assert isinstance(store, RedisKeyStore)
+        store.close()
+
+
+def test_a_key_store_through_sentinel_survives_a_failover(sentinel_group: SentinelGroup) -> None:
+    store = RedisKeyStore(sentinel_group.url, prefix="sk:")
+    assert store.min_replicas == 1
+    minter = Minter(key_store=store)
+    new = minter.rotate()  # returned: the replica holds it
+    before = kids(minter)
+    store.close()
+    sentinel_group.kill_primary_and_wait_for_failover()
+    after = RedisKeyStore(sentinel_group.url, prefix="sk:", min_replicas=0, first_key_wait=0)
+    assert kids(Minter(key_store=after)) == before and after.keys()[0].kid == new
+    after.close()
+
+
+def test_a_key_store_in_a_cluster(redis_cluster: RedisClusterNodes) -> None:
+    store = RedisKeyStore(redis_cluster.url, min_replicas=0)
+    assert store.prefix == "{jwt_wsgi:keys}:"
+    minter = Minter(key_store=store)
+    kid = minter.rotate()
+    other = RedisKeyStore(redis_cluster.url, min_replicas=0)
+    assert other.keys()[0].kid == kid and len(other.keys()) == 2
+    with pytest.raises(ConfigurationError, match="hash tag"):
+        RedisKeyStore(redis_cluster.url, prefix="keys:")
+    store.close()
+    other.close()
