@@ -5,7 +5,8 @@ A socket timeout bounds each read, not the fetch: a server that sends one byte
 every so often keeps it alive forever. :func:`get_json` therefore sets a
 deadline once and enforces it two ways: every connect and read gets only the
 time left, and a watchdog shuts the socket down when the deadline passes,
-which ends any read in progress (connect, TLS handshake, headers, body alike).
+which ends any read in progress (TLS handshake, headers, body alike), so the
+fetch, and the thread running it, ends at the deadline.
 
 Every way a fetch can fail (an ``OSError``, a TLS error, an
 ``http.client.HTTPException`` for a reply that is not HTTP or is cut short, a
@@ -77,25 +78,35 @@ def get_json(
 def _get(
     url: str, deadline: float, ssl_context: ssl.SSLContext | None, max_bytes: int
 ) -> tuple[int, str | None, str, bytes]:
-    """One request: status, Location, Cache-Control and the body (at most ``max_bytes``)."""
+    """One request: status, Location, Cache-Control and the body (at most ``max_bytes``).
+
+    The socket is made here, not by ``http.client``, so the watchdog holds its
+    descriptor from the first byte to the last: through the TLS handshake
+    (while ``HTTPSConnection.sock`` is not yet the TLS socket) and through
+    the body of a ``Connection: close`` reply (when ``http.client`` has
+    already handed the socket to the response and set ``sock`` to ``None``).
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError(f"not an http(s) URL: {url!r}")
     left = deadline - time.monotonic()
     if left <= 0:
         raise FetchError(f"the deadline passed before fetching {url}")
-    conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        context = ssl_context or ssl.create_default_context()
-        conn = http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=left, context=context
-        )
-    else:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=left)
-    watchdog = threading.Timer(left, _cut, args=(conn,))
+    host = parts.hostname
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    cutter = _Cutter()
+    watchdog = threading.Timer(left, cutter.cut)
     watchdog.daemon = True
     watchdog.start()
+    conn = http.client.HTTPConnection(host, port, timeout=left)
     try:
+        sock = socket.create_connection((host, port), timeout=left)
+        cutter.arm(sock)
+        if parts.scheme == "https":
+            context = ssl_context or ssl.create_default_context()
+            sock = context.wrap_socket(sock, server_hostname=host)
+            cutter.arm(sock)  # the same descriptor; closing this one closes TLS too
+        conn.sock = sock
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
@@ -111,6 +122,7 @@ def _get(
         raise FetchError(f"{type(exc).__name__} fetching {url}") from None
     finally:
         watchdog.cancel()
+        cutter.disarm()
         conn.close()
     if time.monotonic() >= deadline:
         raise FetchError(f"no complete answer from {url} within the deadline")
@@ -119,14 +131,41 @@ def _get(
     return status, location, cache_control, body
 
 
-def _cut(conn: http.client.HTTPConnection) -> None:
-    """Shut the connection's socket down, ending any read blocked on it."""
-    sock = conn.sock
-    if sock is None:
-        return
-    try:
-        # The plain socket's shutdown, also for a TLS socket: it only needs
-        # the descriptor, and it wakes a read blocked in another thread.
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except OSError:
-        pass
+class _Cutter:
+    """Shuts a fetch's socket down when its deadline passes, ending any read on it.
+
+    It keeps the TCP socket itself: a TLS socket made from it shares its
+    descriptor, and ``shutdown`` needs nothing else. Disarmed (and the socket
+    closed) under a lock, so a late watchdog never touches a descriptor that
+    was closed and reused.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._fileno = -1
+
+    def arm(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sock, self._fileno = sock, sock.fileno()
+
+    def cut(self) -> None:
+        with self._lock:
+            if self._fileno == -1:
+                return
+            cut = socket.socket(fileno=self._fileno)  # a second handle on the descriptor
+            try:
+                cut.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            finally:
+                cut.detach()  # never close: the owner does
+
+    def disarm(self) -> None:
+        with self._lock:
+            sock, self._sock, self._fileno = self._sock, None, -1
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass

@@ -18,9 +18,12 @@ and owns the fetching policy:
   flight (no thundering herd).
 * **Unknown kid.** A token naming a ``kid`` the set lacks triggers a refetch
   unless a fetch began within the last ``cooldown`` seconds, so a flood of
-  made-up ``kid`` values costs one fetch per window. The flood does
-  not delay the lifetime refresh, so a genuine rotation is seen within the
-  set's lifetime whatever the flood.
+  made-up ``kid`` values costs one fetch per window. One request at a time
+  waits for that refetch; other unknown-kid requests meanwhile are refused
+  at once (``kid_unknown``), so a hanging key server and made-up kids hold
+  at most one thread, and requests whose kid is known never queue behind
+  them. The flood does not delay the lifetime refresh, so a genuine rotation
+  is seen within the set's lifetime whatever the flood.
 * **Failures.** Every way a fetch can fail (connection, TLS, a reply that is
   not HTTP or is cut short, a status other than 200, oversize, bad JSON, a set
   with no usable key, the deadline) is one failed fetch: logged once, without
@@ -60,7 +63,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _checks
 from ._http import FetchError, get_json
-from .errors import ConfigurationError, KeysUnavailable
+from .errors import ConfigurationError, KeyStoreUnavailable, KeysUnavailable, ServiceUnavailable
 from .keys import KeyRing, validate_algorithms
 
 if TYPE_CHECKING:
@@ -84,7 +87,8 @@ class RemoteKeySet:
     :param algorithms: the allow-list; keys for other algorithms are skipped.
     :param issuer: without ``url``, discover it from
         ``{issuer}/.well-known/openid-configuration`` (whose ``issuer`` must
-        match exactly, as OpenID Connect Discovery 4.3 requires).
+        match exactly, as OpenID Connect Discovery 4.3 requires); it must then
+        be an https URL. With ``url`` it is any string.
     :param lifetime: seconds a set is used when the response has no max-age (300).
     :param min_lifetime: lower bound for max-age (60).
     :param max_lifetime: upper bound for max-age (86400).
@@ -125,9 +129,17 @@ class RemoteKeySet:
                 "a remote key set needs a url or an issuer to discover it from"
             )
         self.allow_http = _checks.flag(allow_http, "allow_http")
-        for value, option in ((url, "url"), (issuer, "issuer")):
-            if value is not None:
-                self._check_url(value, option)
+        # An issuer is a StringOrURI (RFC 7519 4.1.1), "billing" or "accounts.google.com"
+        # as well as a URL: it must be an https URL only when discovery starts from it.
+        if url is not None:
+            self._check_url(url, "url")
+        elif not isinstance(issuer, str) or not issuer.startswith(("https://", "http://")):
+            raise ConfigurationError(
+                f"keys are discovered from an https issuer URL; {issuer!r} is not one: "
+                "give jwks_url= (or key=) for this issuer"
+            )
+        else:
+            self._check_url(issuer, "issuer")
         self.url = url
         self.issuer = issuer
         self.lifetime = _checks.seconds(lifetime, "lifetime", positive=True)
@@ -153,6 +165,7 @@ class RemoteKeySet:
         self._started_at = -math.inf  # when the last fetch began
         self._failures = 0  # consecutive failed fetches
         self._inflight: threading.Event | None = None
+        self._kid_waiter = threading.Lock()  # held by the one request waiting on an unknown kid
         #: Fetches that succeeded, and fetches that failed (for monitoring).
         self.fetches = 0
         self.failed_fetches = 0
@@ -197,8 +210,17 @@ class RemoteKeySet:
                 done = self._inflight
                 if done is None and self._due(now, self._ready(now), force):
                     done = self._start_fetch()
-        if done is not None and (force or not ready):
-            done.wait(self.timeout)
+        if done is not None:
+            if not ready:
+                done.wait(self.timeout)  # no usable keys at all: every request needs this fetch
+            elif force and self._kid_waiter.acquire(blocking=False):
+                # An unknown kid: one request at a time waits for the refetch; the
+                # others are answered with the keys at hand, so made-up kids and a
+                # hanging key server cannot hold every thread of a server.
+                try:
+                    done.wait(self.timeout)
+                finally:
+                    self._kid_waiter.release()
         ring = self._ring
         if ring is None or self.clock() >= self._usable_until:
             raise KeysUnavailable()
@@ -338,7 +360,9 @@ def jwks_app(
 
     The set is rendered per request so a rotation shows at once; caches may
     keep it ``max_age`` seconds, so keep a retired key published at least that
-    long after its last token expires.
+    long after its last token expires. When the minter's key store cannot be
+    read (and holds no keys read before), the answer is a JSON 503 with
+    ``Retry-After``, never a 500.
     """
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -346,7 +370,13 @@ def jwks_app(
         if environ.get("PATH_INFO") != path or method not in ("GET", "HEAD"):
             start_response("404 Not Found", [("Content-Type", "application/json")])
             return [b'{"error": "not_found"}']
-        body = json.dumps(minter.jwks()).encode()
+        try:
+            document = minter.jwks()
+        except Exception as exc:
+            if not isinstance(exc, KeyStoreUnavailable):
+                logger.exception("rendering the JWK Set failed")
+            return ServiceUnavailable("the signing keys are unavailable")(environ, start_response)
+        body = json.dumps(document).encode()
         start_response(
             "200 OK",
             [

@@ -35,6 +35,7 @@ BEHAVIOURS = (
     "hang-headers",  # send the status line, then nothing
     "drip",  # headers, then one byte of body every drip_interval seconds
     "drip-headers",  # the headers themselves one byte at a time
+    "drip-close",  # "Connection: close", then one byte of body every drip_interval seconds
     "not-http",  # "NOT HTTP" and close
     "cut-chunk",  # chunked body cut short mid-chunk
     "cut-body",  # Content-Length larger than what is sent
@@ -62,6 +63,7 @@ class KeyServer:
         self.drip_interval = 0.2
         self.delay = 0.0  # seconds before answering "ok"
         self.fetches = 0  # requests for the key set, whatever the answer
+        self.hung_up: list[float] = []  # when clients closed a dripping answer
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.tls = tls
@@ -179,13 +181,18 @@ class KeyServer:
             if behaviour == "hang-headers":
                 sock.sendall(b"HTTP/1.1 200 OK\r\n")
             self._stop.wait(30)
-        elif behaviour == "drip":
+        elif behaviour in ("drip", "drip-close"):
             body = json.dumps({"keys": self.keys}).encode()
-            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+            close = b"Connection: close\r\n" if behaviour == "drip-close" else b""
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n" % (len(body), close))
             for byte in _bytes(body):
                 if self._stop.wait(self.drip_interval):
                     return
-                sock.sendall(byte)
+                try:
+                    sock.sendall(byte)
+                except OSError:  # the client hung up: when, for the deadline tests
+                    self.hung_up.append(time.monotonic())
+                    return
         elif behaviour == "drip-headers":
             for byte in _bytes(b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 1000):
                 if self._stop.wait(self.drip_interval):
@@ -231,3 +238,52 @@ class KeyServer:
 def _bytes(data: bytes) -> Iterator[bytes]:
     for index in range(len(data)):
         yield data[index : index + 1]
+
+
+class DrippingRelay:
+    """A TCP relay to ``port`` that passes the server's bytes on one at a time, every
+    ``interval`` seconds: a slow link under everything, the TLS handshake included."""
+
+    def __init__(self, port: int, interval: float = 0.2) -> None:
+        self.target = port
+        self.interval = interval
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.hung_up: list[float] = []  # when the client closed its side
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+            except OSError:
+                return
+            threading.Thread(target=self._up, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._down, args=(upstream, client), daemon=True).start()
+
+    def _up(self, client: socket.socket, upstream: socket.socket) -> None:
+        try:
+            while data := client.recv(65536):
+                upstream.sendall(data)
+        except OSError:
+            pass
+        self.hung_up.append(time.monotonic())
+        upstream.close()
+
+    def _down(self, upstream: socket.socket, client: socket.socket) -> None:
+        try:
+            while data := upstream.recv(65536):
+                for byte in _bytes(data):
+                    if self._stop.wait(self.interval):
+                        return
+                    client.sendall(byte)
+        except OSError:
+            pass
+        finally:
+            client.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.listener.close()

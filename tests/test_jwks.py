@@ -19,16 +19,18 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from jwt_wsgi import (
+    Authenticator,
     AuthError,
     ConfigurationError,
     JWTMiddleware,
     KeysUnavailable,
+    Provider,
     RemoteKeySet,
     UnknownKey,
 )
 
-from .helpers import NOW, Clock, Refusals, ValidatingClient, echo_app, run_in_threads
-from .keyserver import KeyServer
+from .helpers import NOW, Clock, Refusals, ValidatingClient, echo_app, run_in_threads, wait_until
+from .keyserver import DrippingRelay, KeyServer
 
 
 def public_jwk(key: Any, kid: str, **extra: Any) -> dict[str, Any]:
@@ -207,6 +209,40 @@ def test_concurrent_first_requests_share_one_fetch(
     assert server.fetches == 1
 
 
+def test_one_request_at_a_time_waits_for_an_unknown_kid(
+    server: KeyServer, ec_keys: dict[str, Any], clock: Clock
+) -> None:
+    """A hanging key server and made-up kids: one request waits for the refetch (until
+    its deadline), the next unknown kid is refused at once, and known kids pass."""
+    server.keys = [public_jwk(ec_keys["k1"], "k1")]
+    g = guarded(server, clock, timeout=3, cooldown=0)
+    assert g.status(token(ec_keys["k1"], "k1")) == 200
+    server.behaviour = "hang"
+    fetches = server.fetches
+    waiting = threading.Thread(target=g.status, args=(token(ec_keys["evil"], "made-up-1"),))
+    waiting.start()
+    wait_until(lambda: server.fetches > fetches)  # the refetch is in flight, and hangs
+    assert g.refused_with(token(ec_keys["evil"], "made-up-2")) is UnknownKey
+    assert g.status(token(ec_keys["k1"], "k1", n=2)) == 200
+    assert waiting.is_alive()  # all of that while the first still waits
+    waiting.join(5)
+    assert not waiting.is_alive() and server.fetches == fetches + 1
+
+
+@pytest.mark.parametrize("issuer", ["billing", "accounts.google.com", "urn:example:idp"])
+def test_an_issuer_that_is_no_url_with_a_jwks_url(
+    server: KeyServer, ec_keys: dict[str, Any], clock: Clock, issuer: str
+) -> None:
+    """``iss`` is a StringOrURI (RFC 7519 section 4.1.1): only discovery needs a URL."""
+    server.keys = [public_jwk(ec_keys["k1"], "k1")]
+    provider = Provider("billing", ["ES256"], issuer=issuer, jwks_url=server.jwks_url,
+                        allow_http=True)  # fmt: skip
+    auth = Authenticator(provider, clock=clock)
+    assert auth.authenticate(token(ec_keys["k1"], "k1", iss=issuer)).claims["iss"] == issuer
+    with pytest.raises(ConfigurationError, match="give jwks_url="):
+        Provider("billing", ["ES256"], issuer=issuer)
+
+
 def test_openid_discovery(server: KeyServer, ec_keys: dict[str, Any], clock: Clock) -> None:
     server.keys = [public_jwk(ec_keys["k1"], "k1")]
     refusals = Refusals()
@@ -382,6 +418,46 @@ def test_the_deadline_holds_against_a_server_that_drips(
         assert keys.settle(2)  # the fetch itself has ended, not just the wait
         assert time.monotonic() - started < 3  # a bound on the deadline, not a benchmark
         assert keys.failed_fetches == 1
+
+
+@pytest.mark.parametrize("behaviour", ["drip", "drip-close"])
+def test_a_fetch_stops_reading_at_its_deadline(
+    server: KeyServer, ec_keys: dict[str, Any], clock: Clock, behaviour: str
+) -> None:
+    """The fetch's thread, not only the request waiting for it, lets go at the deadline:
+    also when the reply says ``Connection: close`` (http.client then hands the socket
+    to the response, out of the connection's reach)."""
+    server.keys = [public_jwk(ec_keys["k1"], "k1")]
+    server.behaviour = behaviour
+    keys = remote(server, clock, timeout=1)
+    started = time.monotonic()
+    with pytest.raises(KeysUnavailable):
+        keys.current()
+    assert keys.settle(2)
+    wait_until(lambda: bool(server.hung_up), seconds=5)
+    assert server.hung_up[0] - started < 2  # the server saw the client go, not 20 s later
+
+
+def test_a_tls_handshake_dripping_in_ends_at_the_deadline(
+    tls_server: KeyServer, ec_keys: dict[str, Any], clock: Clock
+) -> None:
+    """Every byte of the server, the handshake's too, one every 0.2 s: the deadline holds
+    while the TLS socket does not exist yet."""
+    tls_server.keys = [public_jwk(ec_keys["k1"], "k1")]
+    relay = DrippingRelay(tls_server.port)
+    try:
+        keys = RemoteKeySet(
+            f"https://127.0.0.1:{relay.port}/jwks.json", algorithms=["ES256"], timeout=1,
+            ssl_context=tls_server.client_context, clock=clock,
+        )  # fmt: skip
+        started = time.monotonic()
+        with pytest.raises(KeysUnavailable):
+            keys.current()
+        assert keys.settle(2) and keys.failed_fetches == 1
+        wait_until(lambda: bool(relay.hung_up), seconds=5)
+        assert relay.hung_up[0] - started < 2
+    finally:
+        relay.close()
 
 
 def test_stale_keys_never_outlive_stale_for(
