@@ -19,9 +19,13 @@ Beyond the keyword names:
   ``[METHODS] PATTERN [public|optional|required] [option=value ...]``,
   e.g. ``POST /login public`` or ``/admin/<path:rest> scopes=admin
   claims.roles=admin,ops fresh=5m``.
-* ``revocation_url`` (a ``redis://`` URL) builds a
-  :class:`~jwt_wsgi.RedisRevocationStore`, with ``revocation_prefix`` and
-  ``revocation_mirror``; ``cookie_<name>`` sets :class:`~jwt_wsgi.Cookies`
+* ``revocation_url`` (``redis://``, ``redis+sentinel://host:port,.../service``
+  or ``redis+cluster://host:port,...``) builds a
+  :class:`~jwt_wsgi.RedisRevocationStore`, with ``revocation_prefix``,
+  ``revocation_mirror``, ``revocation_timeout``, ``revocation_min_replicas``,
+  ``revocation_replica_timeout``, ``revocation_stale_for``,
+  ``revocation_max_token_lifetime`` and ``revocation_default_ttl``;
+  ``cookie_<name>`` sets :class:`~jwt_wsgi.Cookies`
   options; ``on_error``, ``policy`` and ``principal`` name an object as
   ``module:attribute``.
 * Several issuers: ``providers = a b`` and then ``provider.a.issuer = ...``
@@ -175,8 +179,24 @@ _DPOP: dict[str, Callable[[str, str], Any]] = {
     "nonce_lifetime": parse_duration,
 }
 _KEYS = ("key", "key_file", "key_env")
-_REVOCATION = ("revocation_url", "revocation_prefix", "revocation_mirror")
-_SPECIAL = {"rules", "providers", *_KEYS, *_REVOCATION}
+#: The Redis revocation store's options beside ``revocation_url``, and how each is read.
+_REVOCATION: dict[str, Callable[[str, str], Any]] = {
+    "prefix": _text,
+    "mirror": _bool,
+    "timeout": parse_duration,
+    "min_replicas": _int,
+    "replica_timeout": parse_duration,
+    "stale_for": parse_duration,
+    "max_token_lifetime": parse_duration,
+    "default_ttl": parse_duration,
+}
+_SPECIAL = {
+    "rules",
+    "providers",
+    "revocation_url",
+    *_KEYS,
+    *(f"revocation_{n}" for n in _REVOCATION),
+}
 #: Every setting name a mapping may hold (provider.NAME.* aside).
 SETTINGS = (
     frozenset(_PROVIDER)
@@ -297,6 +317,11 @@ class _Reader:
             options["rules"] = parse_rules(settings["rules"], self.label("rules"))
         if "revocation_url" in settings:
             options["revocation"] = self.revocation()
+        else:
+            stray = sorted(n for n in settings if n[len("revocation_") :] in _REVOCATION
+                           and n.startswith("revocation_"))  # fmt: skip
+            if stray:
+                raise ConfigurationError(f"{self.label(stray[0])}: needs revocation_url")
         if "providers" in settings:
             names = _list(settings["providers"], self.label("providers"))
             stray = sorted((set(_PROVIDER) | set(_KEYS)) & set(settings))
@@ -420,18 +445,19 @@ class _Reader:
             raise ConfigurationError(f"DPoP settings in {self.source}: {exc}") from None
 
     def revocation(self) -> Any:
+        """The :class:`~jwt_wsgi.RedisRevocationStore` of ``revocation_url`` and the
+        ``revocation_*`` settings (a ``redis://``, ``redis+sentinel://`` or
+        ``redis+cluster://`` URL)."""
         from .revocation import RedisRevocationStore
 
         settings = self.settings
-        options: dict[str, Any] = {}
-        if "revocation_prefix" in settings:
-            options["prefix"] = settings["revocation_prefix"]
-        if "revocation_mirror" in settings:
-            options["mirror"] = _bool(
-                settings["revocation_mirror"], self.label("revocation_mirror")
-            )
+        options = {
+            name: parse(settings[f"revocation_{name}"], self.label(f"revocation_{name}"))
+            for name, parse in _REVOCATION.items()
+            if f"revocation_{name}" in settings
+        }
         try:
-            return RedisRevocationStore.from_url(settings["revocation_url"].strip(), **options)
+            return RedisRevocationStore(settings["revocation_url"].strip(), **options)
         except (ValueError, ImportError) as exc:
             raise ConfigurationError(f"{self.label('revocation_url')}: {exc}") from None
 

@@ -111,7 +111,9 @@ CASES: list[tuple[str, str, Callable[[JWTMiddleware], Any], Any]] = [
 ]  # fmt: skip
 #: Settings tested elsewhere in this file, each by its own test.
 OWN_TESTS = {"key", "key_file", "key_env", "jwks_url", "providers", "revocation_url",
-             "revocation_prefix", "revocation_mirror", "dpop", "dpop_base_url",
+             "revocation_prefix", "revocation_mirror", "revocation_timeout",
+             "revocation_min_replicas", "revocation_replica_timeout", "revocation_stale_for",
+             "revocation_max_token_lifetime", "revocation_default_ttl", "dpop", "dpop_base_url",
              "dpop_algorithms", "dpop_max_age", "dpop_leeway", "dpop_nonce_secret_env",
              "dpop_nonce_lifetime"}  # fmt: skip
 
@@ -330,6 +332,63 @@ def test_keys_jwks_and_revocation_from_the_environment(tmp_path: Path, redis_url
     with pytest.warns(UserWarning, match="environment variable JWT_WSGI_KEY: an HMAC secret"):
         JWTMiddleware.from_env(echo_app, environ={"JWT_WSGI_ALGORITHMS": "HS256",
                                                   "JWT_WSGI_KEY": SECRET})  # fmt: skip
+
+
+REVOCATION_SETTINGS = {
+    "revocation_prefix": ("{jwt}:", "prefix", "{jwt}:"),
+    "revocation_mirror": ("off", "_mirrored", False),
+    "revocation_timeout": ("2s", "_conn.timeout", 2.0),
+    "revocation_min_replicas": ("2", "min_replicas", 2),
+    "revocation_replica_timeout": ("0.1", "replica_timeout", 0.1),
+    "revocation_stale_for": ("1m", "stale_for", 60.0),
+    "revocation_max_token_lifetime": ("90d", "max_token_lifetime", 90 * 86400.0),
+    "revocation_default_ttl": ("2h", "default_ttl", 7200.0),
+}
+
+
+@pytest.mark.parametrize("source", ["mapping", "environment"])
+def test_every_revocation_setting_reaches_the_store(source: str, redis_url: str) -> None:
+    settings = {**BASE, "revocation_url": redis_url}
+    settings |= {name: text for name, (text, _, _) in REVOCATION_SETTINGS.items()}
+    if source == "mapping":
+        mw = from_config(echo_app, settings, environ=ENVIRON)
+    else:
+        environ = {f"JWT_WSGI_{k.upper()}": v for k, v in settings.items()} | ENVIRON
+        mw = JWTMiddleware.from_env(echo_app, environ=environ)
+    store = mw.authenticator._denylist
+    assert isinstance(store, RedisRevocationStore)
+    for name, (_, attribute, expected) in REVOCATION_SETTINGS.items():
+        value: Any = store
+        for part in attribute.split("."):
+            value = getattr(value, part)
+        assert value == expected, name
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"revocation_stale_for": "5s"},
+         "revocation_stale_for in configuration: needs revocation_url"),
+        ({"revocation_url": "redis://h", "revocation_min_replicas": "one"},
+         "revocation_min_replicas in configuration: expected a whole number"),
+        ({"revocation_url": "redis://h", "revocation_replica_timeout": "1s"},
+         "replica_timeout (1 s) must be less than timeout (0.5 s)"),
+        ({"revocation_url": "redis+sentinel://h:26379"}, "names no service"),
+        ({"revocation_url": "redis+sentinel://a:1,b:x/svc"}, "expected host:port, got 'b:x'"),
+        ({"revocation_url": "redis+cluster://a:1/3"}, "a Redis Cluster has database 0 only"),
+        ({"revocation_url": "redis://a:1,b:2"}, "use redis+sentinel:// or redis+cluster://"),
+        ({"revocation_url": "redis://:hunter2@a:1/x"}, "redis://:***@a:1/x"),
+        ({"revocation_url": "redis+cluster://a:1", "revocation_prefix": "plain:"},
+         "give a prefix with a hash tag, such as '{plain}:'"),
+        ({"revocation_url": "redis+sentinel://a:1/svc?color=red"}, "unknown URL option 'color'"),
+    ],
+)  # fmt: skip
+def test_bad_revocation_settings_are_named(settings: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        from_config(echo_app, {**BASE, **settings}, environ=ENVIRON)
+    assert message in str(raised.value)
+    assert "hunter2" not in str(raised.value)
 
 
 def test_revocation_through_redis(redis_url: str) -> None:
