@@ -28,9 +28,11 @@ from jwt_wsgi import (
     DPoPNonces,
     InvalidDPoPProof,
     JWTMiddleware,
+    KeyStoreUnavailable,
     MemoryRevocationStore,
     Minter,
     Rule,
+    ServiceUnavailable,
     get_claims,
 )
 
@@ -70,11 +72,16 @@ def create_app(base_url: str, *, clock: Callable[[], float] = time.time) -> WSGI
             return token_error("use_dpop_nonce", error.description, error.dpop_nonce)
         except InvalidDPoPProof as error:
             return token_error("invalid_dpop_proof", error.description)
+        except ServiceUnavailable as error:  # the replay store is down: 503, Retry-After
+            return Response.from_app(error, request.environ)
         form = request.get_json(silent=True) or {}
         user = form.get("username")
         if not isinstance(user, str) or USERS.get(user) != form.get("password"):
             return token_error("invalid_grant", "bad username or password")
-        token = minter.mint(user, {"cnf": {"jkt": proof.jkt}})
+        try:
+            token = minter.mint(user, {"cnf": {"jkt": proof.jkt}})
+        except KeyStoreUnavailable:  # a shared key store, unreachable: 503 as well
+            return Response.from_app(ServiceUnavailable(), request.environ)
         body = {"access_token": token, "token_type": "DPoP", "expires_in": 300}
         response = Response(json.dumps(body), mimetype="application/json")
         if proof.nonce is not None:

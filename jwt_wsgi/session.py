@@ -65,6 +65,7 @@ from .errors import (
     AuthError,
     ConfigurationError,
     InvalidRequest,
+    KeyStoreUnavailable,
     MintingFailed,
     MissingToken,
     RefreshReused,
@@ -234,6 +235,9 @@ class RefreshEndpoint:
             )
         except AuthError:
             raise
+        except KeyStoreUnavailable as exc:
+            logger.warning("no signing key for a refreshed pair (%s); the token stays usable", exc)
+            raise MintingFailed() from None
         except Exception:
             logger.exception("minting a refreshed pair failed; the refresh token stays usable")
             raise MintingFailed() from None
