@@ -58,6 +58,7 @@ _PING_EVERY = 0.5  # seconds between the mirror's PINGs and state checks
 _SILENCE = 1.5  # seconds without a word from Redis after which the mirror is out of sync
 _DOWN_PAUSE = 0.5  # seconds after a failed try during which checks do not wait on Redis
 _BATCH = 500  # entries per write-back script
+_RETRY_AT_MOST = 0.25  # seconds between the mirror's tries to get back in sync
 _KINDS = ("id:", "fam:", "sub:", "sid:")  # what the mirror holds (not used: records)
 
 __all__ = [
@@ -608,13 +609,15 @@ class RedisRevocationStore(DenylistStore):
                     logger.exception("revocation mirror failed; asking Redis per request")
                 elif synced:
                     logger.warning(
-                        "revocation mirror out of sync (%s: %s); asking Redis per request",
+                        "revocation mirror out of sync (%s: %.120s); asking Redis per request",
                         type(exc).__name__,
-                        exc,
+                        str(exc),
                     )
             if self._stopped.wait(pause):
                 return
-            pause = min(pause * 2, 1.0)
+            # Short, so that a process back in touch writes back what it holds soon
+            # after a failover, before a process started meanwhile trusts the store.
+            pause = min(pause * 2, _RETRY_AT_MOST)
 
     def _follow_once(self) -> None:
         import redis
