@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The other CPythons to test on (3.11 is $(PYTHON)); pyenv keeps them here.
 MATRIX ?= $(sort $(wildcard $(HOME)/.pyenv/versions/3.1[2-9].*/bin/python3))
 
-.PHONY: demo test lint test-min test-matrix wheel docs bench bench-http fuzz clean
+.PHONY: demo test lint test-min test-matrix wheel docs bench bench-http drill fuzz clean
 
 # The package in development mode and every tool (PEP 735 groups, so none of
 # them is published with the package). pip 25.1 or newer reads the groups.
@@ -44,7 +44,7 @@ test-min: $(STAMP)
 	echo 'flask-jwt-extended<4.7.2' >> .venv-min/floors.txt
 	.venv-min/bin/python -m pip install --quiet -c .venv-min/floors.txt -e . --group test
 	.venv-min/bin/python -m pip freeze | grep -iE '^(pyjwt|cryptography|werkzeug|webob|flask|redis|prometheus.client)=='
-	.venv-min/bin/pytest --benchmark-disable -q -p no:cacheprovider
+	.venv-min/bin/pytest --benchmark-disable -q -p no:cacheprovider -m "not drill"
 
 ## test-matrix: the suite on every other installed CPython 3.12+ (pyenv)
 test-matrix:
@@ -55,7 +55,7 @@ test-matrix:
 		$$python -m venv .venv-$$version; \
 		.venv-$$version/bin/python -m pip install --quiet --upgrade pip; \
 		.venv-$$version/bin/python -m pip install --quiet -e '.[flask,redis]' --group test; \
-		.venv-$$version/bin/pytest --benchmark-disable -q -p no:cacheprovider; \
+		.venv-$$version/bin/pytest --benchmark-disable -q -p no:cacheprovider -m "not drill"; \
 	done
 
 ## wheel: build the wheel, install it alone in a clean virtualenv, run its command
@@ -84,10 +84,14 @@ bench: $(STAMP)
 bench-http: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_http.py
 
+## drill: the failure drill (gunicorn under load; Redis failed over, restarted, frozen); a table
+drill: $(STAMP)
+	DRILL_REPORT=drill-report.md $(BIN)/pytest tests/test_drill.py -q -s -p no:cacheprovider
+
 ## fuzz: the hypothesis properties with many more examples (minutes, not seconds)
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_properties.py -q
 
 clean:
-	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .benchmarks .hypothesis \
+	rm -rf drill-report.md $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .benchmarks .hypothesis \
 		*.egg-info .coverage htmlcov docs/_build dist build
