@@ -115,9 +115,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             )
     for case, info in sorted(extra.items()):
         if "p99_us" in info:
+            verdict = ""
+            if "made_up" in info:
+                met = "met" if info["max_us"] < 300_000 else "MISSED"
+                verdict = f" (target max < 300 ms: {met}; {info['made_up']} made-up-kid requests)"
             write(
                 f"  {case}: {info['requests']} known-kid requests, p50 {info['p50_us']:.1f} us, "
-                f"p99 {info['p99_us']:.1f} us, max {info['max_us']:.0f} us"
+                f"p99 {info['p99_us']:.1f} us, max {info['max_us']:.0f} us{verdict}"
             )
     paired = extra.get("hit-decode-interleaved", {}).get("interleaved_us")
     if paired:
@@ -194,6 +198,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                 f"  DPoP proof (ES256) added to a cached token, {case:10s}: +{added:6.1f} us, "
                 f"{added / miss:5.2f}x a bearer miss's cost (best of interleaved rounds)"
             )
+    writes = extra.get("replicated-writes", {}).get("write_us")
+    if writes:
+        for kind in ("revoke", "first_use"):
+            alone, waited = writes[f"{kind}-0"], writes[f"{kind}-1"]
+            write(
+                f"  {kind}() waiting for 1 replica (WAIT): {waited:.1f} us against "
+                f"{alone:.1f} us without, +{waited - alone:.1f} us ({waited / alone:.2f}x; "
+                "loopback, best of interleaved rounds)"
+            )
     _scaling(write, extra)
     spread = extra.get("propagation")
     if spread and "all_p99_ms" in spread:
@@ -205,5 +218,5 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"each worker: p50 {spread['each_p50_ms']:.2f} ms, p99 {spread['each_p99_ms']:.2f} ms"
         )
     for case in sorted(medians):
-        if not {"p99_us", "all_p99_ms", "scale"} & set(extra.get(case, {})):
+        if not {"p99_us", "all_p99_ms", "scale", "write_us"} & set(extra.get(case, {})):
             write(f"  median {case:28s} {medians[case] * 1e6:10.2f} us")
