@@ -130,6 +130,24 @@ class RedisServer:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+def warm_up(primary: RedisServer) -> None:
+    """Wait until a replica acknowledges a write. After a diskless full sync the primary
+    streams nothing until the replica's first ``REPLCONF ACK``, sent once a second: a
+    replica whose link is "up" may not see writes for up to a second, a wait a real
+    deployment has long behind it at its first revocation."""
+    client: Any = primary.client(timeout=10)
+
+    def acknowledged() -> bool:
+        client.set("warm-up", "1")
+        return int(client.execute_command("WAIT", 1, 5000)) >= 1
+
+    try:
+        wait_for(acknowledged, 30, "a replica's acknowledgement")
+        client.delete("warm-up")
+    finally:
+        client.close()
+
+
 class StallingProxy:
     """A TCP relay to ``port`` whose downstream flow (server to client) can be held up.
 
@@ -237,6 +255,7 @@ class SentinelGroup:
         hosts = ",".join(f"127.0.0.1:{p}" for p in self.sentinel_ports)
         self.url = f"redis+sentinel://{hosts}/{self.SERVICE}"
         wait_for(self._ready, 30, "the Sentinel group")
+        warm_up(self.primary)
 
     def sentinel(self, port: int) -> Any:
         """A client of one Sentinel (untyped: redis-py types its replies loosely)."""

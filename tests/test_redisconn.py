@@ -87,6 +87,10 @@ class SilentServer:
             self._held.append(conn)
 
     def close(self) -> None:
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() in its thread
+        except OSError:
+            pass
         self.listener.close()
         for conn in self._held:
             conn.close()

@@ -18,7 +18,7 @@ import pytest
 
 from jwt_wsgi import RedisRevocationStore
 
-from ..redis_servers import RedisServer, wait_for
+from ..redis_servers import RedisServer, wait_for, warm_up
 from .test_request_overhead import timed_interleaved
 
 FAR = 4_000_000_000.0
@@ -28,7 +28,8 @@ FAR = 4_000_000_000.0
 def replicated() -> Iterator[tuple[RedisServer, RedisServer]]:
     primary = RedisServer(args=["--repl-diskless-sync-delay", "0"])
     replica = RedisServer(args=["--replicaof", "127.0.0.1", str(primary.port)])
-    wait_for(lambda: primary.client().info("replication")["connected_slaves"] == 1, 15)
+    wait_for(lambda: replica.client().info("replication")["master_link_status"] == "up", 15)
+    warm_up(primary)
     yield primary, replica
     replica.cleanup()
     primary.cleanup()
