@@ -42,7 +42,7 @@ from .authenticator import Authenticator
 from .config import parse_duration
 from .errors import AuthError, ConfigurationError
 from .jwks import RemoteKeySet
-from .keys import _EC_CURVES, _JWK_LOADERS, ALGORITHM_KEY_TYPES
+from .keys import _EC_CURVES, _JWK_LOADERS, ALGORITHM_KEY_TYPES, algorithm_object
 from .minter import Minter
 from .signing import generate_key, key_family, new_key, public_jwk, signing_key, thumbprint
 from .tokens import b64decode, b64encode, parse_json_object
@@ -101,7 +101,7 @@ def keygen(args: argparse.Namespace, out: TextIO) -> int:
         prepared = signing_key(generate_key(algorithm), algorithm, kid)
         kid = prepared.kid
         public = prepared.public_jwk()
-        private = jwt.get_algorithm_by_name(algorithm).to_jwk(prepared.key, as_dict=True)
+        private = algorithm_object(algorithm).to_jwk(prepared.key, as_dict=True)
         private.pop("key_ops", None)
     private.update(use="sig", alg=algorithm, kid=kid)
     if args.format == "pem":
@@ -206,8 +206,8 @@ def _signing_key_file(path: str, algorithm: str | None) -> tuple[Any, str, str |
         if jwk.get("kty") == "oct":
             return _unb64(jwk.get("k"), path), algorithm, kid
         try:
-            return jwt.PyJWK(jwk, algorithm).key, algorithm, kid
-        except jwt.PyJWTError as exc:
+            return algorithm_object(algorithm).from_jwk(dict(jwk)), algorithm, kid
+        except (jwt.PyJWTError, KeyError, ValueError) as exc:
             raise _Failure(f"{path} holds no usable key: {exc}") from None
     if not data.lstrip().startswith(b"-----BEGIN"):
         raise _Failure(f"{path} is neither a JWK nor a PEM key")

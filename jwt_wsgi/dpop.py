@@ -41,8 +41,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlsplit
 
-import jwt
-from jwt.algorithms import Algorithm, get_default_algorithms
+from jwt.algorithms import Algorithm
 
 from . import _checks
 from ._checks import Duration
@@ -63,9 +62,9 @@ from .errors import (
     ReplayCheckFailed,
     RevocationUnavailable,
 )
-from .keys import ALGORITHM_KEY_TYPES, prepare_public_jwk, validate_algorithms
+from .keys import ALGORITHM_KEY_TYPES, algorithm_object, prepare_public_jwk, validate_algorithms
 from .revocation import DenylistStore, MemoryRevocationStore
-from .signing import jwk_thumbprint, public_jwk
+from .signing import jwk_thumbprint, jws_encoder, public_jwk, sign
 from .tokens import b64decode, b64encode, parse_json_object, safe_verify
 
 if TYPE_CHECKING:
@@ -76,7 +75,7 @@ DPoPMode = Literal["disabled", "allowed", "required"]
 DPOP_MODES: tuple[DPoPMode, ...] = ("disabled", "allowed", "required")
 
 #: The proof algorithms accepted unless configured otherwise: asymmetric only.
-DEFAULT_ALGORITHMS = ("ES256", "ES384", "EdDSA", "PS256", "RS256")
+DEFAULT_ALGORITHMS = ("ES256", "ES384", "Ed25519", "EdDSA", "PS256", "RS256")
 
 #: The memo of proof headers (one per client key), and the longest header kept.
 _MEMO_SIZE = 4096
@@ -127,7 +126,7 @@ def make_proof(
         payload["nonce"] = nonce
     payload.update(claims or {})
     header = {"typ": "dpop+jwt", "jwk": public, **(headers or {})}
-    return jwt.encode(payload, key, algorithm=algorithm, headers=header)
+    return sign(jws_encoder(), payload, key, algorithm, header)
 
 
 def _normalise_escapes(path: str) -> str:
@@ -264,7 +263,8 @@ class DPoP:
         followed by ``SCRIPT_NAME`` and the path the rules matched. Required:
         the URL is never taken from the request's ``Host`` or forwarded headers.
     :param algorithms: the proof algorithms accepted, asymmetric only
-        (``ES256 ES384 EdDSA PS256 RS256``); sent as ``algs`` in challenges.
+        (``ES256 ES384 Ed25519 EdDSA PS256 RS256``: RFC 9864's ``Ed25519``
+        as well as the polymorphic ``EdDSA``); sent as ``algs`` in challenges.
     :param max_age: how old a proof's ``iat`` may be, in seconds (``60``).
     :param leeway: clock skew tolerated either way, in seconds (``5``).
     :param replay: where proof ids are remembered: a
@@ -302,9 +302,7 @@ class DPoP:
                 f"DPoP proofs are signed with the client's private key; {symmetric} are "
                 "symmetric (RFC 9449 section 4.2)"
             )
-        self._algorithms = {
-            name: impl for name, impl in get_default_algorithms().items() if name in self.algorithms
-        }
+        self._algorithms = {name: algorithm_object(name) for name in self.algorithms}
         self.max_age = _checks.seconds(max_age, "max_age", positive=True)
         self.leeway = _checks.seconds(leeway, "leeway")
         if replay is not None and not isinstance(replay, DenylistStore):

@@ -82,9 +82,11 @@ KeyInput: TypeAlias = Union[
     "KeySource",
 ]
 
-#: The registered JWS algorithms (RFC 7518, RFC 8037, RFC 8812) jwt_wsgi
-#: verifies, with the key type each needs. PyJWT's unregistered ``ES521``
-#: alias is deliberately absent.
+#: The registered JWS algorithms (RFC 7518, RFC 8037, RFC 8812, RFC 9864)
+#: jwt_wsgi verifies, with the key type each needs. ``Ed25519`` and ``Ed448``
+#: are RFC 9864's fully-specified names for EdDSA on one curve, which it
+#: prefers to the polymorphic ``EdDSA`` (still accepted, for either curve).
+#: PyJWT's unregistered ``ES521`` alias is deliberately absent.
 ALGORITHM_KEY_TYPES: Mapping[str, str] = {
     "HS256": "oct",
     "HS384": "oct",
@@ -100,6 +102,8 @@ ALGORITHM_KEY_TYPES: Mapping[str, str] = {
     "ES512": "EC",
     "ES256K": "EC",
     "EdDSA": "OKP",
+    "Ed25519": "OKP",
+    "Ed448": "OKP",
 }
 
 #: RFC 7518 section 3.4 and RFC 8812: the one curve each ECDSA algorithm uses.
@@ -109,6 +113,12 @@ EC_CURVES: Mapping[str, str] = {
     "ES384": "secp384r1",
     "ES512": "secp521r1",
     "ES256K": "secp256k1",
+}
+
+#: RFC 9864: the one curve each fully-specified EdDSA algorithm uses (``EdDSA``: either).
+OKP_CURVES: Mapping[str, tuple[type, ...]] = {
+    "Ed25519": (ed25519.Ed25519PublicKey, ed25519.Ed25519PrivateKey),
+    "Ed448": (ed448.Ed448PublicKey, ed448.Ed448PrivateKey),
 }
 
 #: RFC 7518 section 3.2: an HMAC key at least as long as the hash output.
@@ -163,13 +173,23 @@ def is_key_source(value: object) -> bool:
 
 
 def curve_fits(key: Any, algorithm: str) -> bool:
-    """Whether an EC key is on the curve ``algorithm`` requires (other keys: always)."""
+    """Whether an EC or OKP key is on the curve ``algorithm`` requires (others: always)."""
+    okp = OKP_CURVES.get(algorithm)
+    if okp is not None:
+        return isinstance(key, okp)
     curve = EC_CURVES.get(algorithm)
     if curve is None:
         return True
     return isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey) and (
         key.curve.name == curve
     )
+
+
+def algorithm_object(name: str) -> Algorithm:
+    """PyJWT's algorithm object that signs and verifies ``name`` (one of
+    :data:`ALGORITHM_KEY_TYPES`): RFC 9864's ``Ed25519`` and ``Ed448`` are
+    PyJWT's EdDSA, after :func:`curve_fits` has checked the curve."""
+    return get_default_algorithms()["EdDSA" if name in OKP_CURVES else name]
 
 
 def check_hmac_secret(secret: bytes, algorithm: str, allow_weak: bool = False) -> None:
@@ -267,7 +287,7 @@ class KeyRing:
     ) -> None:
         self.algorithms = validate_algorithms(algorithms)
         self._impl: dict[str, Algorithm] = {
-            name: impl for name, impl in get_default_algorithms().items() if name in self.algorithms
+            name: algorithm_object(name) for name in self.algorithms
         }
         self.allow_weak_hmac_keys = allow_weak_hmac_keys
         self.skip_unusable = skip_unusable
@@ -466,7 +486,7 @@ def prepare_public_jwk(member: Mapping[str, Any], algorithm: str) -> Any:
     if isinstance(raw, rsa.RSAPublicKey):
         check_rsa_key(raw)
     try:
-        return get_default_algorithms()[algorithm].prepare_key(raw)
+        return algorithm_object(algorithm).prepare_key(raw)
     except (jwt.InvalidKeyError, ValueError, TypeError):
         raise ConfigurationError(f"it is not a key for {algorithm}") from None
 

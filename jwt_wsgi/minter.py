@@ -41,13 +41,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-import jwt
-
 from . import _checks
 from ._checks import Duration
 from .errors import ConfigurationError
 from .keys import KeyRing, validate_algorithms
-from .signing import MemoryKeyStore, SigningKey, thumbprint
+from .signing import MemoryKeyStore, SigningKey, jws_encoder, sign, thumbprint
 from .tokens import b64encode
 
 __all__ = ["KeyStore", "Minter", "SigningKey", "TokenPair", "thumbprint"]
@@ -168,6 +166,7 @@ class Minter:
             raise ConfigurationError("set the key id with kid=, not headers=")
         self.clock = _checks.function(clock, "clock", "() -> float")
         self._loader: ClaimsLoader | None = None
+        self._jws = jws_encoder()
 
     @property
     def current(self) -> SigningKey:
@@ -325,7 +324,7 @@ class Minter:
         merged = {**self.headers, **_check_headers(headers)}
         if signing.kid is not None:
             merged["kid"] = signing.kid
-        return jwt.encode(payload, signing.key, algorithm=signing.algorithm, headers=merged)
+        return sign(self._jws, payload, signing.key, signing.algorithm, merged)
 
 
 class MinterKeys:

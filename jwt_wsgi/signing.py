@@ -52,6 +52,8 @@ from .errors import ConfigurationError, KeyStoreUnavailable
 from .keys import (
     ALGORITHM_KEY_TYPES,
     EC_CURVES,
+    OKP_CURVES,
+    algorithm_object,
     check_hmac_secret,
     check_rsa_key,
     curve_fits,
@@ -93,7 +95,7 @@ class SigningKey:
 
 def public_jwk(public_key: Any, algorithm: str, kid: str | None) -> dict[str, Any]:
     """A public key as a signing JWK: ``use``, ``alg`` and ``kid`` set, no ``key_ops``."""
-    jwk: dict[str, Any] = jwt.get_algorithm_by_name(algorithm).to_jwk(public_key, as_dict=True)
+    jwk: dict[str, Any] = algorithm_object(algorithm).to_jwk(public_key, as_dict=True)
     # RFC 7517 section 4.3: use and key_ops should not appear together;
     # PyJWT adds key_ops to RSA keys, and every verifier knows use.
     jwk.pop("key_ops", None)
@@ -101,6 +103,25 @@ def public_jwk(public_key: Any, algorithm: str, kid: str | None) -> dict[str, An
     if kid is not None:
         jwk["kid"] = kid
     return jwk
+
+
+def jws_encoder() -> jwt.PyJWS:
+    """PyJWT's JWS encoder, taught RFC 9864's ``Ed25519`` and ``Ed448`` (its EdDSA;
+    a key's curve is checked when the key is loaded). Every token and proof
+    jwt_wsgi signs goes through one."""
+    encoder = jwt.PyJWS()
+    for name in OKP_CURVES:
+        encoder.register_algorithm(name, algorithm_object(name))
+    return encoder
+
+
+def sign(
+    encoder: jwt.PyJWS, payload: Mapping[str, Any], key: Any, algorithm: str,
+    headers: Mapping[str, Any],
+) -> str:  # fmt: skip
+    """A compact JWS of the JSON ``payload``, as ``jwt.encode`` would make it."""
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return encoder.encode(body, key, algorithm=algorithm, headers=dict(headers))
 
 
 def signing_key(
@@ -122,6 +143,8 @@ def generate_key(algorithm: str) -> Any:
     if key_type == "RSA":
         return rsa.generate_private_key(public_exponent=65537, key_size=3072)
     if key_type == "OKP":
+        if algorithm == "Ed448":
+            return ed448.Ed448PrivateKey.generate()
         return ed25519.Ed25519PrivateKey.generate()
     raise ConfigurationError(f"{algorithm} keys are secrets to share, not keys to generate")
 
@@ -192,11 +215,14 @@ def load_signing_key(key: Any, algorithm: str, allow_weak: bool) -> Any:
     if not isinstance(key, _PRIVATE_TYPES[key_type]):
         raise ConfigurationError(f"{algorithm} needs a {key_type} private key")
     if not curve_fits(key, algorithm):
-        raise ConfigurationError(f"{algorithm} needs a key on the {EC_CURVES[algorithm]} curve")
+        curve = EC_CURVES.get(algorithm, algorithm)
+        raise ConfigurationError(f"{algorithm} needs a key on the {curve} curve (RFC 9864)"
+                                 if algorithm in OKP_CURVES
+                                 else f"{algorithm} needs a key on the {curve} curve")  # fmt: skip
     if isinstance(key, rsa.RSAPrivateKey):
         check_rsa_key(key.public_key())
     try:
-        jwt.get_algorithm_by_name(algorithm).prepare_key(key)
+        algorithm_object(algorithm).prepare_key(key)
     except jwt.InvalidKeyError as exc:
         raise ConfigurationError(f"the key does not fit {algorithm}: {exc}") from exc
     return key

@@ -378,12 +378,18 @@ class Verifier:
             candidates = ring.candidates(kid)
         if not candidates:
             raise UnknownKey()
+        tried = False
         for candidate in candidates:
             key = candidate.prepared.get(alg)
-            if key is not None and safe_verify(algorithm, signing_input, key, signature):
+            if key is None:
+                continue  # a key of another type or curve than alg names (RFC 9864)
+            tried = True
+            if safe_verify(algorithm, signing_input, key, signature):
                 if known is None:
                     self._remember_header(header_b64, (header, alg, kid, nested))
                 return header, nested, payload, candidate.kid, ring
+        if not tried:  # the log says why; the client, as for any key that does not verify
+            raise InvalidSignature(detail=f"no key of the type and curve {alg} names")
         raise InvalidSignature()
 
     def _check_header(self, header_b64: str) -> CheckedHeader:

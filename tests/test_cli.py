@@ -41,7 +41,7 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.mark.parametrize("alg", ["ES256", "RS256", "EdDSA", "HS256"])
+@pytest.mark.parametrize("alg", ["ES256", "RS256", "EdDSA", "Ed25519", "Ed448", "HS256"])
 def test_keygen_mint_verify_inspect_round_trip(tmp_path: Path, alg: str) -> None:
     key = tmp_path / "key.jwk"
     made = script("keygen", "--alg", alg, "--out", str(key), "--json")

@@ -121,11 +121,17 @@ def test_a_bound_token_with_its_proof_passes_and_the_app_sees_the_claims(
 
 
 def test_proof_signed_by_each_default_algorithm_passes(clock: Clock) -> None:
+    """RFC 9864's Ed25519 among them: identity providers advertise it first."""
+    from jwt_wsgi.dpop import DEFAULT_ALGORITHMS
+
+    assert "Ed25519" in DEFAULT_ALGORITHMS
     api = Api(clock)
-    for algorithm in ("ES256", "ES384", "EdDSA", "PS256", "RS256"):
+    for algorithm in DEFAULT_ALGORITHMS:
         key = DPoPKey(algorithm, clock=clock)
         token = bound(key)
-        response = api.send(token, key.proof("GET", BASE + "/orders", token))
+        proof = key.proof("GET", BASE + "/orders", token)
+        assert jwt.get_unverified_header(proof)["alg"] == algorithm
+        response = api.send(token, proof)
         assert response.status_code == 200, algorithm
 
 
@@ -168,7 +174,7 @@ def test_a_missing_proof_is_invalid_dpop_proof_in_a_dpop_challenge(
     assert response.json["error"] == "invalid_dpop_proof"
     first, second = challenges(response)
     assert first.startswith('DPoP realm="api", error="invalid_dpop_proof"')
-    assert first.endswith('algs="ES256 ES384 EdDSA PS256 RS256"')
+    assert first.endswith('algs="ES256 ES384 Ed25519 EdDSA PS256 RS256"')
     assert second == 'Bearer realm="api"'
 
 
@@ -414,11 +420,13 @@ def test_required_dpop_refuses_bearer_and_challenges_with_dpop_only(
     assert (response.status_code, api.refused()) == (401, DPoPRequired)
     assert challenges(response) == [
         'DPoP realm="api", error="invalid_token", error_description="this resource needs a '
-        'DPoP-bound token", algs="ES256 ES384 EdDSA PS256 RS256"'
+        'DPoP-bound token", algs="ES256 ES384 Ed25519 EdDSA PS256 RS256"'
     ]
     response = api.get()
     assert (response.status_code, api.refused()) == (401, MissingToken)
-    assert challenges(response) == ['DPoP realm="api", algs="ES256 ES384 EdDSA PS256 RS256"']
+    assert challenges(response) == [
+        'DPoP realm="api", algs="ES256 ES384 Ed25519 EdDSA PS256 RS256"'
+    ]
     token = bound(key)
     assert api.send(token, key.proof("GET", BASE + "/orders", token)).status_code == 200
 
@@ -428,7 +436,7 @@ def test_no_token_where_dpop_is_allowed_offers_both_schemes(clock: Clock) -> Non
     response = api.get()
     assert challenges(response) == [
         'Bearer realm="api"',
-        'DPoP realm="api", algs="ES256 ES384 EdDSA PS256 RS256"',
+        'DPoP realm="api", algs="ES256 ES384 Ed25519 EdDSA PS256 RS256"',
     ]
 
 
@@ -835,11 +843,11 @@ def test_a_rule_for_one_provider_offers_that_providers_schemes(clock: Clock) -> 
     client = ValidatingClient(mw)
     assert challenges(client.get("/partners")) == ['Bearer realm="api"']
     assert challenges(client.get("/staff")) == [
-        'DPoP realm="api", algs="ES256 ES384 EdDSA PS256 RS256"'
+        'DPoP realm="api", algs="ES256 ES384 Ed25519 EdDSA PS256 RS256"'
     ]
     assert challenges(client.get("/other")) == [
         'Bearer realm="api"',
-        'DPoP realm="api", algs="ES256 ES384 EdDSA PS256 RS256"',
+        'DPoP realm="api", algs="ES256 ES384 Ed25519 EdDSA PS256 RS256"',
     ]
 
 

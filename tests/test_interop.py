@@ -110,6 +110,67 @@ def test_okp_jwks_without_alg_verify_configured_and_fetched(
     assert [k.kid for k in keys.current().keys] == [public["kid"]]
 
 
+def joserfc_rfc9864_token(curve: str, kid: str, alg: str | None = None) -> tuple[Any, str]:
+    """A joserfc OKP key and a token it signed under RFC 9864's name (``alg``: another)."""
+    from joserfc import jwt as jjwt
+    from joserfc.jwk import OKPKey
+
+    key = OKPKey.generate_key(curve)  # type: ignore[arg-type]
+    name = alg or curve
+    with warnings.catch_warnings():  # joserfc 1.5 marks these names as recommended-only
+        warnings.simplefilter("ignore")
+        token = jjwt.encode({"alg": name, "kid": kid}, CLAIMS, key, algorithms=[name])
+    return key, token
+
+
+@pytest.mark.parametrize("curve", ["Ed25519", "Ed448"])
+def test_rfc9864_tokens_from_another_library_verify(curve: str, server: KeyServer) -> None:
+    """RFC 9864's fully-specified names: a joserfc token with ``alg`` ``Ed25519`` or
+    ``Ed448`` verifies, with JWKs whose ``alg`` names the curve or names none, configured
+    and fetched; a configuration allowing only ``EdDSA`` does not take them."""
+    from jwt_wsgi import DisallowedAlgorithm
+
+    key, token = joserfc_rfc9864_token(curve, "k9864")
+    public = {**key.as_dict(private=False), "kid": "k9864"}
+    for member in (public, {**public, "alg": curve}):
+        auth = Authenticator(Provider("p", [curve], key={"keys": [member]}), clock=Clock())
+        assert auth.authenticate(token).claims["sub"] == "interop"
+    server.keys = [{**public, "alg": curve}]
+    fetched = RemoteKeySet(server.jwks_url, algorithms=[curve], allow_http=True, clock=Clock())
+    auth = Authenticator(Provider("p", [curve], key=fetched), clock=Clock())
+    assert auth.authenticate(token).claims["sub"] == "interop"
+    only_eddsa = Authenticator(Provider("p", ["EdDSA"], key={"keys": [public]}), clock=Clock())
+    with pytest.raises(DisallowedAlgorithm):
+        only_eddsa.authenticate(token)
+
+
+def test_a_curve_that_does_not_match_the_name_is_refused() -> None:
+    """A token saying ``Ed25519`` signed by an Ed448 key, and JWKs saying one curve's name
+    for the other curve: refused, each with its reason."""
+    from cryptography.hazmat.primitives.asymmetric import ed448
+
+    from jwt_wsgi import ConfigurationError, InvalidSignature
+
+    key, _ = joserfc_rfc9864_token("Ed448", "k448")
+    public = {**key.as_dict(private=False), "kid": "k448"}
+    private = ed448.Ed448PrivateKey.from_private_bytes(
+        jwt.utils.base64url_decode(key.as_dict(private=True)["d"])
+    )
+    signing_input = b64({"alg": "Ed25519", "kid": "k448"}) + "." + b64(CLAIMS)
+    forged = signing_input + "." + b64(private.sign(signing_input.encode()))  # valid, mislabelled
+    both = Authenticator(Provider("p", ["Ed25519", "Ed448"], key={"keys": [public]}),
+                         clock=Clock())  # fmt: skip
+    with pytest.raises(InvalidSignature) as refused:  # the Ed448 key serves no Ed25519 token
+        both.authenticate(forged)
+    assert refused.value.detail == "no key of the type and curve Ed25519 names"
+    with pytest.raises(ConfigurationError, match="fits none of"):
+        Provider("p", ["Ed25519"], key={"keys": [{**public, "alg": "Ed25519"}]})
+    with pytest.raises(ConfigurationError, match="not the one Ed25519 uses"):
+        from jwt_wsgi.keys import prepare_public_jwk
+
+        prepare_public_jwk(public, "Ed25519")
+
+
 def test_pyjwt_alone_cannot_load_an_ed448_jwk_without_alg() -> None:
     """Why the JWK loader is ours: PyJWK infers no algorithm for Ed448."""
     public, _ = jwcrypto_pair("Ed448", "k")
@@ -165,7 +226,7 @@ def _jwcrypto_proof(kty: str, alg: str) -> tuple[str, Callable[[dict[str, Any]],
         "OKP": {"crv": "Ed25519"},
         "RSA": {"size": 2048},
     }
-    options = choices[kty]
+    options = {"crv": "Ed448"} if alg == "Ed448" else choices[kty]
     key = jwk.JWK.generate(kty=kty, **options)
     public = json.loads(key.export_public())
 
@@ -188,7 +249,7 @@ def _joserfc_proof(kty: str, alg: str) -> tuple[str, Callable[[dict[str, Any]], 
     elif kty == "RSA":
         key = RSAKey.generate_key(2048)
     else:
-        key = OKPKey.generate_key("Ed25519")
+        key = OKPKey.generate_key("Ed448" if alg == "Ed448" else "Ed25519")
     public = key.as_dict(private=False)
 
     def sign(claims: dict[str, Any]) -> str:
@@ -201,7 +262,10 @@ def _joserfc_proof(kty: str, alg: str) -> tuple[str, Callable[[dict[str, Any]], 
 
 
 @pytest.mark.parametrize("library", [_jwcrypto_proof, _joserfc_proof])
-@pytest.mark.parametrize(("kty", "alg"), [("EC", "ES256"), ("RSA", "PS256"), ("OKP", "EdDSA")])
+@pytest.mark.parametrize(
+    ("kty", "alg"),
+    [("EC", "ES256"), ("RSA", "PS256"), ("OKP", "EdDSA"), ("OKP", "Ed25519"), ("OKP", "Ed448")],
+)
 def test_dpop_proofs_and_bound_tokens_from_other_libraries(
     clock: Clock, library: Callable[..., Any], kty: str, alg: str
 ) -> None:
@@ -228,7 +292,9 @@ def test_dpop_proofs_and_bound_tokens_from_other_libraries(
         Provider(
             "p", ["ES256"], key={"keys": [json.loads(issuer.export_public())]}, dpop="required"
         ),
-        dpop_proofs=DPoP("https://rs.example.com"),
+        dpop_proofs=DPoP(
+            "https://rs.example.com", algorithms=["ES256", "PS256", "EdDSA", "Ed25519", "Ed448"]
+        ),
         clock=clock,
     )
     ath = base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest()).rstrip(b"=").decode()
