@@ -116,6 +116,11 @@ def _get(
         status = response.status
         location = response.getheader("Location")
         cache_control = response.getheader("Cache-Control") or ""
+    except ssl.SSLCertVerificationError as exc:
+        raise FetchError(
+            f"the TLS certificate of {url} is not trusted ({exc.verify_message}); for a "
+            "private CA give ca_file= (or ssl_context=)"
+        ) from None
     except (OSError, http.client.HTTPException, ValueError) as exc:
         if time.monotonic() >= deadline:
             raise FetchError(f"no complete answer from {url} within the deadline") from None

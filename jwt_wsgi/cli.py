@@ -40,8 +40,7 @@ import jwt
 
 from .authenticator import Authenticator
 from .config import parse_duration
-from .errors import AuthError, ConfigurationError
-from .jwks import RemoteKeySet
+from .errors import AuthError, ConfigurationError, KeysUnavailable
 from .keys import _EC_CURVES, _JWK_LOADERS, ALGORITHM_KEY_TYPES, algorithm_object
 from .minter import Minter
 from .signing import generate_key, key_family, new_key, public_jwk, signing_key, thumbprint
@@ -334,30 +333,26 @@ def verify(args: argparse.Namespace, out: TextIO) -> int:
         "leeway": args.leeway,
     }
     if args.key is not None:
+        if args.ca_file is not None or args.timeout is not None:
+            raise _Failure(
+                "--ca-file and --timeout apply to keys fetched by URL (--jwks, --issuer)"
+            )
         options["key"] = _verifying_key_file(args.key)
-    else:
-        url = args.jwks
-        remote_options = {"issuer": args.issuer, "allow_http": args.allow_http}
-        if url is None:  # discovery from the issuer
-            options["allow_http"] = args.allow_http
-        else:
-            options["key"] = RemoteKeySet(url, algorithms=args.alg, **remote_options)
+    else:  # fetched: from --jwks, or discovered from --issuer
+        options.update(jwks_url=args.jwks, allow_http=args.allow_http, ca_file=args.ca_file,
+                       timeout=args.timeout)  # fmt: skip
     authenticator = Authenticator.from_options(**options)
     try:
         result = authenticator.authenticate(token)
+    except KeysUnavailable as error:
+        # The command's user is the operator: say why the fetch failed (the log has it).
+        for provider in authenticator.providers.values():
+            failure = getattr(provider.keys, "last_failure", None)
+            if failure:
+                print(f"the keys could not be fetched: {failure}", file=sys.stderr)
+        return _refused(error, args, out)
     except AuthError as error:
-        if args.json:
-            _emit(
-                out,
-                ok=False,
-                reason=error.reason,
-                status=error.status,
-                error=error.error,
-                description=error.description,
-            )
-        else:
-            print(f"refused: {error.reason} ({error.status}): {error.description}", file=out)
-        return REFUSED
+        return _refused(error, args, out)
     if args.json:
         _emit(out, ok=True, provider=result.provider, header=result.header, claims=result.claims)
     else:
@@ -366,6 +361,16 @@ def verify(args: argparse.Namespace, out: TextIO) -> int:
         for name, when in _times(result.claims, time.time()).items():
             print(f"{name}: {when}", file=out)
     return OK
+
+
+def _refused(error: AuthError, args: argparse.Namespace, out: TextIO) -> int:
+    """Say why a token was refused: its reason code, status and description."""
+    if args.json:
+        _emit(out, ok=False, reason=error.reason, status=error.status, error=error.error,
+              description=error.description)  # fmt: skip
+    else:
+        print(f"refused: {error.reason} ({error.status}): {error.description}", file=out)
+    return REFUSED
 
 
 def _verifying_key_file(path: str) -> Any:
@@ -604,6 +609,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--audience", action="append", default=[], help="accepted aud (repeatable)")
     sub.add_argument("--leeway", type=float, default=0.0, help="clock leeway in seconds (0)")
     sub.add_argument("--allow-http", action="store_true", help="http:// key URLs (loopback tests)")
+    sub.add_argument("--ca-file", help="PEM CA certificates for the key server (a private CA)")
+    sub.add_argument(
+        "--timeout", type=float, help="seconds for the key fetch, discovery included (5)"
+    )
 
     flags = ("default", "public-by-default", "shadowed", "unused-rule")
     sub = command("routes", routes, "list the app's routes with their protection")

@@ -132,6 +132,14 @@ _PROVIDER: dict[str, Callable[[str, str], Any]] = {
     "allow_numeric_sub": _bool,
     "allow_weak_hmac_keys": _bool,
     "allow_http": _bool,
+    "ca_file": _optional_text,
+    "timeout": parse_duration,
+    "cooldown": parse_duration,
+    "lifetime": parse_duration,
+    "min_lifetime": parse_duration,
+    "max_lifetime": parse_duration,
+    "stale_for": parse_duration,
+    "retry_after": parse_duration,
 }
 #: Everything else: the authenticator's, the token sources' and the middleware's.
 _OTHER: dict[str, Callable[[str, str], Any]] = {

@@ -169,6 +169,8 @@ class RemoteKeySet:
         #: Fetches that succeeded, and fetches that failed (for monitoring).
         self.fetches = 0
         self.failed_fetches = 0
+        #: Why the last fetch failed (``None`` once one succeeds), for operators.
+        self.last_failure: str | None = None
 
     def current(self) -> KeyRing:
         """The ring in force. Raises :class:`~jwt_wsgi.errors.KeysUnavailable`.
@@ -289,12 +291,14 @@ class RemoteKeySet:
             self._failures = 0
             self._retry_at = -math.inf
             self.fetches += 1
+            self.last_failure = None
 
     def _failed(self, reason: str) -> None:
         with self._lock:
             now = self.clock()
             self._failures += 1
             self.failed_fetches += 1
+            self.last_failure = reason
             backoff = min(self.cooldown, self.retry_after * 2 ** (self._failures - 1))
             self._retry_at = now + backoff
             usable_for = self._usable_until - now if self._ring is not None else 0

@@ -17,8 +17,9 @@ some providers.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Collection, Sequence
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 from . import _checks
 from ._checks import Duration
@@ -81,6 +82,27 @@ class Provider:
     :param allow_weak_hmac_keys: accept HMAC secrets shorter than the hash
         (``False``); only for legacy tokens you cannot re-issue.
     :param allow_http: allow ``http://`` key set URLs (``False``; loopback tests).
+
+    Keys fetched by URL (``jwks_url``, or discovery from ``issuer``) are
+    fetched by a :class:`~jwt_wsgi.jwks.RemoteKeySet`, whose policy these set
+    (each is that class's option of the same name, default included):
+
+    :param ca_file: a PEM file of the CA certificates to trust for the key
+        server (a private CA, as inside companies and Kubernetes clusters);
+        the system's trust store by default.
+    :param ssl_context: the TLS settings instead, as an ``ssl.SSLContext``.
+    :param timeout: seconds for a whole fetch, discovery included (5).
+    :param cooldown: least seconds between refetches for unknown ``kid``
+        values, and the cap of the retry backoff (30).
+    :param lifetime: seconds a set is used when its response has no max-age (300).
+    :param min_lifetime: lower bound for a response's max-age (60).
+    :param max_lifetime: upper bound for a response's max-age (86400).
+    :param stale_for: seconds the last good set serves past its lifetime
+        while fetches fail (3600).
+    :param retry_after: seconds before the first retry after a failed fetch (2).
+
+    They apply to fetched keys only: with ``key=`` they are refused (set them
+    on your own ``RemoteKeySet``).
     """
 
     def __init__(
@@ -101,6 +123,15 @@ class Provider:
         allow_numeric_sub: bool = False,
         allow_weak_hmac_keys: bool = False,
         allow_http: bool = False,
+        ca_file: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        timeout: Duration | None = None,
+        cooldown: Duration | None = None,
+        lifetime: Duration | None = None,
+        min_lifetime: Duration | None = None,
+        max_lifetime: Duration | None = None,
+        stale_for: Duration | None = None,
+        retry_after: Duration | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"a provider name must be a non-empty string, not {name!r}")
@@ -135,15 +166,31 @@ class Provider:
         self.allow_numeric_sub = _checks.flag(allow_numeric_sub, "allow_numeric_sub")
         self.allow_weak_hmac_keys = _checks.flag(allow_weak_hmac_keys, "allow_weak_hmac_keys")
         self.allow_http = _checks.flag(allow_http, "allow_http")
-        self.keys = self._key_source(key, jwks_url, where)
+        fetching: dict[str, Any] = {
+            "timeout": timeout, "cooldown": cooldown, "lifetime": lifetime,
+            "min_lifetime": min_lifetime, "max_lifetime": max_lifetime,
+            "stale_for": stale_for, "retry_after": retry_after,
+        }  # fmt: skip
+        fetching = {name: value for name, value in fetching.items() if value is not None}
+        tls = _ssl_context(ca_file, ssl_context, where)
+        if tls is not None:
+            fetching["ssl_context"] = tls
+        self.keys = self._key_source(key, jwks_url, where, fetching)
 
     def __repr__(self) -> str:
         return f"Provider({self.name!r}, {list(self.algorithms)!r}, issuer={self.issuer!r})"
 
-    def _key_source(self, key: KeyInput | None, jwks_url: str | None, where: str) -> KeySource:
+    def _key_source(
+        self, key: KeyInput | None, jwks_url: str | None, where: str, fetching: dict[str, Any]
+    ) -> KeySource:
         """Where this provider's keys come from, built (and checked) once."""
         if key is not None and jwks_url is not None:
             raise ConfigurationError(f"{where}give key= or jwks_url=, not both")
+        if key is not None and fetching:
+            raise ConfigurationError(
+                f"{where}{sorted(fetching)} apply to keys fetched by URL (jwks_url= or an "
+                "issuer to discover them from); with key=, set them on your own RemoteKeySet"
+            )
         if is_key_source(key):
             source: KeySource = key  # type: ignore[assignment]
             missing = [a for a in self.algorithms if a not in source.algorithms]
@@ -160,9 +207,36 @@ class Provider:
             raise ConfigurationError(
                 f"{where}give key=, jwks_url= or an issuer to discover the keys from"
             )
-        return RemoteKeySet(
-            jwks_url, algorithms=self.algorithms, issuer=self.issuer, allow_http=self.allow_http
-        )
+        try:
+            return RemoteKeySet(
+                jwks_url,
+                algorithms=self.algorithms,
+                issuer=self.issuer,
+                allow_http=self.allow_http,
+                **fetching,
+            )
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{where}{exc}") from None
+
+
+def _ssl_context(
+    ca_file: str | None, context: ssl.SSLContext | None, where: str
+) -> ssl.SSLContext | None:
+    """The TLS settings for fetching keys: ``context``, or one trusting ``ca_file``."""
+    if context is not None and not isinstance(context, ssl.SSLContext):
+        raise ConfigurationError(f"{where}ssl_context must be an ssl.SSLContext")
+    if ca_file is None:
+        return context
+    if context is not None:
+        raise ConfigurationError(f"{where}give ca_file= or ssl_context=, not both")
+    if not isinstance(ca_file, str) or not ca_file:
+        raise ConfigurationError(f"{where}ca_file must be a file name, not {ca_file!r}")
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(
+            f"{where}ca_file {ca_file!r} is no readable PEM file of CA certificates: {exc}"
+        ) from None
 
 
 class ProviderOptions(TypedDict, total=False):
@@ -187,3 +261,12 @@ class ProviderOptions(TypedDict, total=False):
     allow_numeric_sub: bool
     allow_weak_hmac_keys: bool
     allow_http: bool
+    ca_file: str | None
+    ssl_context: ssl.SSLContext | None
+    timeout: Duration | None
+    cooldown: Duration | None
+    lifetime: Duration | None
+    min_lifetime: Duration | None
+    max_lifetime: Duration | None
+    stale_for: Duration | None
+    retry_after: Duration | None

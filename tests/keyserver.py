@@ -55,7 +55,7 @@ class KeyServer:
         127.0.0.1; :attr:`client_context` trusts it.
     """
 
-    def __init__(self, *, tls: bool = False) -> None:
+    def __init__(self, *, tls: bool = False, authority: Any = None) -> None:
         self.keys: list[dict[str, Any]] = []
         self.behaviour = "ok"
         self.cache_control: str | None = None
@@ -68,7 +68,9 @@ class KeyServer:
         self._stop = threading.Event()
         self.tls = tls
         self.client_context: ssl.SSLContext | None = None
-        server_context = self._tls_contexts() if tls else None
+        #: The PEM file a client trusts the server's certificate by (``ca_file=``).
+        self.ca_file: str | None = None
+        server_context = self._tls_contexts(authority) if tls else None
         owner = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -111,7 +113,14 @@ class KeyServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def _tls_contexts(self) -> ssl.SSLContext:
+    def _tls_contexts(self, authority: Any) -> ssl.SSLContext:
+        if authority is not None:  # a certificate of a test CA (tests/tlsproxy.py)
+            cert_path, key_path, _ = authority.issue(f"keyserver-{id(self)}", server=True)
+            server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            server.load_cert_chain(cert_path, key_path)
+            self.ca_file = str(authority.ca_file)
+            self.client_context = ssl.create_default_context(cafile=self.ca_file)
+            return server
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
         now = datetime.datetime.now(datetime.UTC)
@@ -143,7 +152,8 @@ class KeyServer:
         )
         server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         server.load_cert_chain(cert_file, key_file)
-        self.client_context = ssl.create_default_context(cafile=str(cert_file))
+        self.ca_file = str(cert_file)
+        self.client_context = ssl.create_default_context(cafile=self.ca_file)
         return server
 
     def _read_request(self, sock: socket.socket) -> str:

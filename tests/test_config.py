@@ -114,6 +114,9 @@ OWN_TESTS = {"key", "key_file", "key_env", "jwks_url", "providers", "revocation_
              "revocation_prefix", "revocation_mirror", "revocation_timeout",
              "revocation_min_replicas", "revocation_replica_timeout", "revocation_stale_for",
              "revocation_max_token_lifetime", "revocation_default_ttl", "dpop", "dpop_base_url",
+             # with keys fetched by URL: test_jwks.py, from every entry point
+             "ca_file", "timeout", "cooldown", "lifetime", "min_lifetime", "max_lifetime",
+             "stale_for", "retry_after",
              "dpop_algorithms", "dpop_max_age", "dpop_leeway", "dpop_nonce_secret_env",
              "dpop_nonce_lifetime"}  # fmt: skip
 

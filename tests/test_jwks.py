@@ -7,6 +7,7 @@ a background fetch before a test counts what the server saw.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -630,7 +631,11 @@ def test_an_untrusted_certificate_is_a_failed_fetch(
     keys = RemoteKeySet(tls_server.jwks_url, algorithms=["ES256"], clock=clock)
     with caplog.at_level(logging.WARNING, logger="jwt_wsgi"), pytest.raises(KeysUnavailable):
         keys.current()
-    assert "SSLCertVerificationError" in caplog.text
+    # Which fetch failed and why, once, in the log; the client gets keys_unavailable only.
+    failures = [r for r in caplog.records if "key set fetch failed" in r.getMessage()]
+    assert len(failures) == 1
+    assert f"the TLS certificate of {tls_server.jwks_url} is not trusted" in caplog.text
+    assert "give ca_file=" in caplog.text and keys.last_failure is not None
     no_tracebacks(caplog)
 
 
@@ -706,3 +711,128 @@ def test_odd_redirects_and_urls_are_failed_fetches(clock: Clock) -> None:
         get_json("ftp://127.0.0.1/jwks.json", timeout=1)
     with pytest.raises(FetchError, match="deadline"):
         get_json("http://127.0.0.1:9/jwks.json", timeout=0)
+
+
+# -- a private CA and the fetch policy, from every entry point ------------------------
+
+
+@pytest.fixture(scope="module")
+def private_ca() -> Any:
+    from .tlsproxy import Authority
+
+    return Authority()
+
+
+@pytest.fixture
+def private_server(private_ca: Any) -> Iterator[KeyServer]:
+    key_server = KeyServer(tls=True, authority=private_ca)
+    yield key_server
+    key_server.close()
+
+
+FETCH_POLICY = {
+    "timeout": ("2s", 2.0),
+    "cooldown": ("5s", 5.0),
+    "lifetime": ("10m", 600.0),
+    "min_lifetime": ("1m", 60.0),
+    "max_lifetime": ("2h", 7200.0),
+    "stale_for": ("30m", 1800.0),
+    "retry_after": ("3s", 3.0),
+}
+
+
+def built_from(entry: str, server: KeyServer, directory: Any) -> JWTMiddleware:
+    """The same provider settings through one entry point; each fetches the keys."""
+    from jwt_wsgi.config import from_config
+
+    seconds = {name: value for name, (_, value) in FETCH_POLICY.items()}
+    texts = {name: text for name, (text, _) in FETCH_POLICY.items()}
+    python: dict[str, Any] = {"issuer": server.url, "ca_file": server.ca_file, **seconds}
+    if entry == "shortcut":  # discovery over https, through the private CA
+        return JWTMiddleware(echo_app, algorithms=["ES256"], **python)
+    if entry == "provider":
+        return JWTMiddleware(echo_app, providers=[Provider("idp", ["ES256"], **python)])
+    settings = {"algorithms": "ES256", "ca_file": str(server.ca_file), "issuer": server.url,
+                **texts}  # fmt: skip
+    if entry == "ini":
+        ini = directory / "app.ini"
+        ini.write_text("[filter:jwt]\nuse = egg:jwt_wsgi\n" + "".join(
+            f"{name} = {value}\n" for name, value in settings.items()
+        ))  # fmt: skip
+        from paste.deploy import loadfilter  # type: ignore[import-untyped]
+
+        built: JWTMiddleware = loadfilter(f"config:{ini}", name="jwt")(echo_app)
+        return built
+    if entry == "several":
+        scoped = {f"provider.idp.{name}": value for name, value in settings.items()}
+        return from_config(echo_app, {"providers": "idp", **scoped})
+    environ = {f"JWT_WSGI_{name.upper()}": value for name, value in settings.items()}
+    return JWTMiddleware.from_env(echo_app, environ=environ)
+
+
+@pytest.mark.parametrize("entry", ["shortcut", "provider", "ini", "several", "environment"])
+def test_a_private_ca_and_the_fetch_policy_from_every_entry_point(
+    entry: str, private_server: KeyServer, ec_keys: dict[str, Any], tmp_path: Any
+) -> None:
+    """The issuer's keys behind a private CA: trusted through ca_file, wherever the
+    configuration comes from, with every fetch setting reaching the key set."""
+    private_server.keys = [public_jwk(ec_keys["k1"], "k1")]
+    mw = built_from(entry, private_server, tmp_path)
+    (provider,) = mw.authenticator.providers.values()
+    keys = provider.keys
+    assert isinstance(keys, RemoteKeySet)
+    for name, (_, value) in FETCH_POLICY.items():
+        assert getattr(keys, name) == value, name
+    tok = token(ec_keys["k1"], "k1", iss=private_server.url, exp=int(time.time()) + 600,
+                iat=int(time.time()))  # fmt: skip
+    assert mw.authenticator.authenticate(tok).claims["sub"] == "alice"
+
+
+def test_without_the_ca_the_fetch_fails_and_says_why(
+    private_server: KeyServer, ec_keys: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    private_server.keys = [public_jwk(ec_keys["k1"], "k1")]
+    mw = JWTMiddleware(echo_app, issuer=private_server.url, algorithms=["ES256"], timeout=2)
+    tok = token(ec_keys["k1"], "k1", iss=private_server.url, exp=int(time.time()) + 600,
+                iat=int(time.time()))  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="jwt_wsgi"), pytest.raises(KeysUnavailable):
+        mw.authenticator.authenticate(tok)
+    assert "is not trusted (" in caplog.text and "give ca_file=" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"key": "s" * 64, "cooldown": 5}, "apply to keys fetched by URL"),
+        ({"jwks_url": "https://idp/jwks", "ca_file": "/nonexistent.pem"},
+         "is no readable PEM file of CA certificates"),
+        ({"jwks_url": "https://idp/jwks", "ca_file": "x", "ssl_context": object()},
+         "ssl_context must be an ssl.SSLContext"),
+        ({"jwks_url": "https://idp/jwks", "timeout": -1}, "timeout"),
+        ({"jwks_url": "https://idp/jwks", "min_lifetime": 600, "lifetime": 60},
+         "need min_lifetime <= lifetime <= max_lifetime"),
+    ],
+)  # fmt: skip
+def test_bad_fetch_settings_are_refused(options: dict[str, Any], message: str) -> None:
+    algorithms = ["HS256"] if "key" in options else ["ES256"]
+    with pytest.raises(ConfigurationError, match=message):
+        Provider("p", algorithms, **options)
+
+
+def test_the_command_line_verifies_through_a_private_ca(
+    private_server: KeyServer, ec_keys: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jwt_wsgi.cli import main
+
+    private_server.keys = [public_jwk(ec_keys["k1"], "k1")]
+    tok = token(ec_keys["k1"], "k1", iss=private_server.url, exp=int(time.time()) + 600,
+                iat=int(time.time()))  # fmt: skip
+    for source in (["--issuer", private_server.url], ["--jwks", private_server.jwks_url]):
+        trusted = main(["verify", tok, "--alg", "ES256", *source, "--json",
+                        "--ca-file", str(private_server.ca_file), "--timeout", "3"])  # fmt: skip
+        out, _ = capsys.readouterr()
+        assert trusted == 0 and json.loads(out)["claims"]["sub"] == "alice"
+        untrusted = main(["verify", tok, "--alg", "ES256", *source, "--timeout", "3"])
+        out, err = capsys.readouterr()
+        assert untrusted == 1 and "keys_unavailable" in out
+        assert "is not trusted (" in err and "give ca_file=" in err
