@@ -16,6 +16,12 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[flask,redis]' --group dev
 	touch $(STAMP)
 
+# The OpenID Provider the suite runs against (node-oidc-provider, pinned by the lock file).
+OIDC := tests/oidc/node_modules/.installed
+$(OIDC): tests/oidc/package.json tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+	touch $(OIDC)
+
 ## demo: serve the ported "Changing JWT Claims" example on 127.0.0.1
 demo: $(STAMP)
 	$(BIN)/python examples/flask_claims.py
@@ -28,12 +34,12 @@ lint: $(STAMP)
 	$(BIN)/mypy --strict tests examples
 
 ## test: lint, then the whole suite with branch coverage (benchmarks run once, untimed)
-test: lint
+test: lint $(OIDC)
 	$(BIN)/pytest --benchmark-disable --cov --cov-report=term
 
 ## test-min: the suite with every dependency (extras too) at the floor setup.cfg declares
 # flask-jwt-extended (a benchmark peer) needs PyJWT 2.11 from 4.7.2 on.
-test-min: $(STAMP)
+test-min: $(STAMP) $(OIDC)
 	$(PYTHON) -m venv .venv-min
 	.venv-min/bin/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -c "import configparser, re; c = configparser.ConfigParser(); \
@@ -47,7 +53,7 @@ test-min: $(STAMP)
 	.venv-min/bin/pytest --benchmark-disable -q -p no:cacheprovider -m "not drill"
 
 ## test-matrix: the suite on every other installed CPython 3.12+ (pyenv)
-test-matrix:
+test-matrix: $(OIDC)
 	@test -n "$(MATRIX)" || { echo "no CPython 3.12+ found under ~/.pyenv"; exit 1; }
 	set -e; for python in $(MATRIX); do \
 		version=$$($$python -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
@@ -93,5 +99,5 @@ fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_properties.py -q
 
 clean:
-	rm -rf drill-report.md $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .benchmarks .hypothesis \
+	rm -rf drill-report.md tests/oidc/node_modules $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .benchmarks .hypothesis \
 		*.egg-info .coverage htmlcov docs/_build dist build
