@@ -87,7 +87,9 @@ class Policy:
         dots that is not itself a claim is a path into nested objects:
         ``{"realm_access.roles": "admin"}`` reads Keycloak's
         ``{"realm_access": {"roles": [...]}}`` (a claim literally named
-        ``https://example.com/roles`` is still read as one name).
+        ``https://example.com/roles`` is still read as one name, and a member
+        whose own name has dots is found: ``kubernetes.io.namespace`` reads
+        Kubernetes's ``{"kubernetes.io": {"namespace": ...}}``).
     :param scopes: all must be in the space-delimited ``scope`` claim (or the
         ``scp`` list), e.g. ``["read", "write"]``.
     :param any_scopes: sets of scopes, any one of which is enough, each
@@ -221,15 +223,15 @@ class Policy:
             raise ConditionFailed(detail=f"when={getattr(self.when, '__name__', 'callable')}")
 
     def _claim(self, claims: Mapping[str, Any], name: str) -> Any:
-        """A claim by name, or by its dotted path into nested objects."""
+        """A claim by name, or by its dotted path into nested objects.
+
+        Each step takes the longest run of parts that names a member, so a
+        member whose own name has dots is found too: Kubernetes's
+        ``kubernetes.io.namespace`` is ``{"kubernetes.io": {"namespace": ...}}``.
+        """
         if name in claims or name not in self._paths:
             return claims.get(name)
-        value: Any = claims
-        for part in self._paths[name]:
-            if not isinstance(value, Mapping):
-                return None
-            value = value.get(part)
-        return value
+        return _at_path(claims, self._paths[name])
 
     def _authorize_any(
         self, result: Authenticated, environ: WSGIEnvironment, clock: Callable[[], float]
@@ -400,6 +402,21 @@ def _policies(value: Iterable[Policy] | None, option: str) -> tuple[Policy, ...]
     if not policies or not all(isinstance(p, Policy) and not isinstance(p, Rule) for p in policies):
         raise ConfigurationError(f"{option} must hold at least one Policy, and only Policy objects")
     return policies
+
+
+def _at_path(value: Any, parts: tuple[str, ...]) -> Any:
+    """The member at ``parts`` (see :meth:`Policy._claim`), or ``None``."""
+    if not parts:
+        return value
+    if not isinstance(value, Mapping):
+        return None
+    for end in range(len(parts), 0, -1):
+        key = ".".join(parts[:end])
+        if key in value:
+            found = _at_path(value[key], parts[end:])
+            if found is not None:
+                return found
+    return None
 
 
 def granted_scopes(claims: Mapping[str, Any]) -> set[str]:

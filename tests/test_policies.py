@@ -92,6 +92,24 @@ def test_a_claim_named_with_dots_is_still_one_name(clock: Clock) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("claims", "status"),
+    [
+        pytest.param({"kubernetes.io": {"namespace": "payments"}}, 200, id="member-with-dots"),
+        pytest.param({"kubernetes": {"io": {"namespace": "payments"}}}, 200, id="plain-nesting"),
+        pytest.param({"kubernetes.io": {"namespace": "other"}}, 403, id="other-value"),
+        pytest.param({"kubernetes.io": "payments"}, 403, id="not-an-object"),
+    ],
+)
+def test_a_path_through_members_whose_names_have_dots(
+    clock: Clock, claims: dict[str, Any], status: int
+) -> None:
+    """Kubernetes service-account tokens nest under ``kubernetes.io``."""
+    rule = Rule("/jobs", claims={"kubernetes.io.namespace": "payments"})
+    client = build(clock, Refusals(), rule)
+    assert client.get("/jobs", headers=bearer(claims)).status_code == status
+
+
 def test_different_checks_per_provider(clock: Clock) -> None:
     providers = [
         Provider("staff", ["HS256"], issuer="https://staff.example", key=SECRET),
