@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import re
 from pathlib import Path
+from typing import Any
 
 import jwt_wsgi
 from jwt_wsgi import errors
@@ -94,3 +95,99 @@ def test_the_threat_model_names_tests_that_exist() -> None:
             assert f"class {first}" in source and f"def {second}(" in source, (module, second)
         else:
             assert f"def {first}(" in source or f"class {first}" in source, (module, first)
+
+
+def named_block(page: str, name: str) -> str:
+    """The code of the block ``:name: NAME`` of a docs page, as written."""
+    text = (DOCS / page).read_text()
+    match = re.search(rf"\.\. code-block:: \w+\n   :name: {name}\n\n((?:    .*\n|\n)+)", text)
+    assert match is not None, name
+    return "\n".join(line[4:] for line in match[1].splitlines()) + "\n"
+
+
+def test_the_django_middleware_list_passes_a_fresh_projects_checks(tmp_path: Path) -> None:
+    """``django-admin startproject`` installs the admin; the guide's MIDDLEWARE keeps
+    what it needs (replacing AuthenticationMiddleware, as the guide once said, fails
+    ``manage.py check`` with admin.E408)."""
+    import subprocess
+    import sys
+
+    bin_dir = Path(sys.executable).parent
+    subprocess.run([str(bin_dir / "django-admin"), "startproject", "mysite", str(tmp_path)],
+                   check=True)  # fmt: skip
+    settings = tmp_path / "mysite" / "settings.py"
+    original = settings.read_text()
+    listed = re.search(r"MIDDLEWARE = \[.*?\]\n", original, re.DOTALL)
+    assert listed is not None
+
+    def check(middleware: str) -> subprocess.CompletedProcess[str]:
+        settings.write_text(original.replace(listed[0], middleware))
+        return subprocess.run([sys.executable, "manage.py", "check"], cwd=tmp_path,
+                              capture_output=True, text=True)  # fmt: skip
+
+    documented = check(named_block("frameworks.rst", "django-middleware"))
+    assert documented.returncode == 0, documented.stderr
+    replaced = named_block("frameworks.rst", "django-middleware").replace(
+        '    "django.contrib.auth.middleware.AuthenticationMiddleware",\n', ""
+    )
+    assert "admin.E408" in check(replaced).stderr
+
+
+def test_the_paste_pipeline_of_the_configuration_page_loads_and_protects(
+    tmp_path: Path,
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from paste.deploy import loadapp  # type: ignore[import-untyped]
+    from werkzeug.test import Client
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "login-public.pem"
+    pem.write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ))  # fmt: skip
+    ini = named_block("configuration.rst", "paste-pipeline")
+    ini = ini.replace("myproject.wsgi:app_factory", "tests.helpers:echo_app_factory")
+    ini = ini.replace("/etc/myproject/login-public.pem", str(pem))
+    (tmp_path / "app.ini").write_text(ini)
+    client = Client(loadapp(f"config:{tmp_path / 'app.ini'}", relative_to=str(ROOT)))
+    import time
+
+    import jwt
+
+    now = int(time.time())
+    token = jwt.encode({"sub": "a", "iss": "https://login.example.com/", "aud": "api",
+                        "iat": now, "exp": now + 60, "scope": "reports:read"}, key,
+                       algorithm="RS256")  # fmt: skip
+    assert client.get("/health").status_code == 200
+    assert client.get("/reports/q3").status_code == 401
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/reports/q3", headers=bearer).status_code == 200
+    assert client.get("/admin/users", headers=bearer).status_code == 403
+
+
+def test_a_plain_flask_app_needs_a_rule_for_its_static_route(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """What the command's page says of ``--fail-on default`` and Flask's /static."""
+    from jwt_wsgi.cli import main
+
+    (tmp_path / "plainapp.py").write_text(
+        "from flask import Flask\n"
+        "from jwt_wsgi import JWTMiddleware, Rule\n"
+        "app = Flask(__name__)\n"
+        "@app.get('/orders')\n"
+        "def orders():\n    return 'ok'\n"
+        "RULES = [Rule('/orders', scopes=['orders'])]\n"
+        "STATIC = Rule('/static/<path:filename>', ['GET', 'HEAD'], auth='public')\n"
+        "bare = JWTMiddleware(app.wsgi_app, key='k' * 32, algorithms=['HS256'], rules=RULES)\n"
+        "ruled = JWTMiddleware(app.wsgi_app, key='k' * 32, algorithms=['HS256'],\n"
+        "                      rules=[*RULES, STATIC])\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["routes", "plainapp:bare", "--fail-on", "default"]) == 1
+    assert main(["routes", "plainapp:ruled", "--fail-on", "default"]) == 0
+
+
+def test_the_revocation_page_promises_what_the_mirror_keeps() -> None:
+    assert "at its next request" not in (DOCS / "revocation.rst").read_text()
