@@ -104,8 +104,10 @@ def _get(
         cutter.arm(sock)
         if parts.scheme == "https":
             context = ssl_context or ssl.create_default_context()
-            sock = context.wrap_socket(sock, server_hostname=host)
-            cutter.arm(sock)  # the same descriptor; closing this one closes TLS too
+            # The handshake after the TLS socket exists, so the watchdog holds it.
+            sock = context.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+            cutter.arm(sock)
+            sock.do_handshake()
         conn.sock = sock
         path = parts.path or "/"
         if parts.query:
@@ -139,36 +141,34 @@ def _get(
 class _Cutter:
     """Shuts a fetch's socket down when its deadline passes, ending any read on it.
 
-    It keeps the TCP socket itself: a TLS socket made from it shares its
-    descriptor, and ``shutdown`` needs nothing else. Disarmed (and the socket
-    closed) under a lock, so a late watchdog never touches a descriptor that
-    was closed and reused.
+    It holds the socket object in use (the TCP socket, then the TLS socket made
+    from it, before its handshake), never a bare descriptor that could be
+    reused; arming, cutting and disarming (which closes the socket) take turns
+    under a lock, so a late watchdog touches nothing closed.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
-        self._fileno = -1
 
     def arm(self, sock: socket.socket) -> None:
         with self._lock:
-            self._sock, self._fileno = sock, sock.fileno()
+            self._sock = sock
 
     def cut(self) -> None:
         with self._lock:
-            if self._fileno == -1:
+            if self._sock is None:
                 return
-            cut = socket.socket(fileno=self._fileno)  # a second handle on the descriptor
             try:
-                cut.shutdown(socket.SHUT_RDWR)
+                # The plain socket's shutdown, for a TLS socket too: it needs only
+                # the descriptor, and it wakes a read blocked in another thread.
+                socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
             except OSError:
-                pass
-            finally:
-                cut.detach()  # never close: the owner does
+                pass  # not connected yet, or already closed
 
     def disarm(self) -> None:
         with self._lock:
-            sock, self._sock, self._fileno = self._sock, None, -1
+            sock, self._sock = self._sock, None
         if sock is not None:
             try:
                 sock.close()

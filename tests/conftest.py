@@ -195,9 +195,10 @@ def sentinel_group() -> Iterator[SentinelGroup]:
     group.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[RedisClusterNodes]:
-    """A three-primary Redis Cluster for a module's tests (distinct prefixes per test)."""
+    """A three-primary Redis Cluster for the session's tests (distinct prefixes per test;
+    a test may restart a node empty, which the cluster survives)."""
     cluster = RedisClusterNodes()
     yield cluster
     cluster.close()

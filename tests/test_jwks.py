@@ -216,7 +216,7 @@ def test_one_request_at_a_time_waits_for_an_unknown_kid(
     """A hanging key server and made-up kids: one request waits for the refetch (until
     its deadline), the next unknown kid is refused at once, and known kids pass."""
     server.keys = [public_jwk(ec_keys["k1"], "k1")]
-    g = guarded(server, clock, timeout=3, cooldown=0)
+    g = guarded(server, clock, timeout=1.5, cooldown=0)
     assert g.status(token(ec_keys["k1"], "k1")) == 200
     server.behaviour = "hang"
     fetches = server.fetches
@@ -643,7 +643,9 @@ def test_https_to_a_plain_http_server_is_a_failed_fetch(
     server: KeyServer, ec_keys: dict[str, Any], clock: Clock
 ) -> None:
     server.keys = [public_jwk(ec_keys["k1"], "k1")]
-    keys = RemoteKeySet(server.jwks_url.replace("http:", "https:"), algorithms=["ES256"])
+    keys = RemoteKeySet(
+        server.jwks_url.replace("http:", "https:"), algorithms=["ES256"], timeout=1
+    )  # the server waits for a request the client never sends
     with pytest.raises(KeysUnavailable):
         keys.current()
 
