@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The other CPythons to test on (3.11 is $(PYTHON)); pyenv keeps them here.
 MATRIX ?= $(sort $(wildcard $(HOME)/.pyenv/versions/3.1[2-9].*/bin/python3))
 
-.PHONY: demo test lint test-min test-matrix wheel docs bench bench-http drill fuzz clean
+.PHONY: demo test test-fast lint test-min test-matrix wheel docs bench bench-http drill fuzz clean
 
 # The package in development mode and every tool (PEP 735 groups, so none of
 # them is published with the package). pip 25.1 or newer reads the groups.
@@ -17,9 +17,9 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 # The OpenID Provider the suite runs against (node-oidc-provider, pinned by the lock file).
-OIDC := tests/oidc/node_modules/.installed
-$(OIDC): tests/oidc/package.json tests/oidc/package-lock.json
-	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+OIDC := tests/fixtures/oidc/node_modules/.installed
+$(OIDC): tests/fixtures/oidc/package.json tests/fixtures/oidc/package-lock.json
+	npm ci --prefix tests/fixtures/oidc --no-audit --no-fund --loglevel=error
 	touch $(OIDC)
 
 ## demo: serve the ported "Changing JWT Claims" example on 127.0.0.1
@@ -36,6 +36,11 @@ lint: $(STAMP)
 ## test: lint, then the whole suite with branch coverage (benchmarks run once, untimed)
 test: lint $(OIDC)
 	$(BIN)/pytest --benchmark-disable --cov --cov-report=term
+
+## test-fast: the tests needing nothing but Python (no Redis, browser, server process or waits)
+test-fast: $(STAMP)
+	$(BIN)/pytest --benchmark-disable -q -p no:cacheprovider \
+		-m "not redis and not browser and not server and not slow and not drill"
 
 ## test-min: the suite with every dependency (extras too) at the floor setup.cfg declares
 # flask-jwt-extended (a benchmark peer) needs PyJWT 2.11 from 4.7.2 on.
@@ -99,5 +104,5 @@ fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_properties.py -q
 
 clean:
-	rm -rf drill-report.md tests/oidc/node_modules $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .benchmarks .hypothesis \
+	rm -rf drill-report.md tests/fixtures/oidc/node_modules $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .benchmarks .hypothesis \
 		*.egg-info .coverage htmlcov docs/_build dist build

@@ -1,4 +1,10 @@
-"""Shared fixtures: keys, a frozen clock, real HTTP servers and a real Redis on loopback."""
+"""Shared fixtures: keys, a frozen clock, real HTTP servers and a real Redis on loopback.
+
+Also the suite's settings: the hypothesis profiles (``HYPOTHESIS_PROFILE``
+picks one; ``make fuzz`` runs ``fuzz``), and markers added by fixture, so a
+test that needs Redis, a browser or a server process says so whether or not
+its author remembered: ``make test-fast`` leaves those out.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +22,39 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from hypothesis import HealthCheck, settings
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from .fixtures.redis_servers import RedisClusterNodes, RedisServer, SentinelGroup
 from .helpers import Clock
-from .redis_servers import RedisClusterNodes, RedisServer, SentinelGroup
 
 ROOT = Path(__file__).resolve().parent.parent
+
+settings.register_profile(
+    "default", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "fuzz", max_examples=20_000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+#: The fixtures that make a test need more than Python, and the marker each implies.
+NEEDS = {
+    "redis_url": "redis",
+    "redis_server": "redis",
+    "sentinel_group": "redis",
+    "redis_cluster": "redis",
+    "browser": "browser",
+    "gunicorn": "server",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            if fixture in NEEDS:
+                item.add_marker(NEEDS[fixture])
+
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication

@@ -17,7 +17,7 @@ from jwt_wsgi import ConfigurationError, DPoP, JWTMiddleware, Rule
 from jwt_wsgi.audit import Route, audit_routes, explain, find_routes, sample_path
 from jwt_wsgi.cli import OK, REFUSED, main
 
-from . import audit_app
+from .fixtures import audit_app
 from .helpers import SECRET, ValidatingClient
 from .test_frameworks import bottle_app, django_app, pyramid_app
 
@@ -27,6 +27,10 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 def token(**claims: Any) -> str:
     now = int(time.time())
     return jwt.encode({"sub": "alice", "iat": now, "exp": now + 600, **claims}, SECRET, "HS256")
+
+
+#: The audited app, as the command takes it.
+APP = "tests.fixtures.audit_app:app"
 
 
 def middleware(app: Any = audit_app.app) -> JWTMiddleware:
@@ -140,20 +144,20 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def test_the_routes_command(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = cli(capsys, "routes", "tests.audit_app:app")
+    code, out, _ = cli(capsys, "routes", APP)
     assert code == OK
     assert "GET     /forgotten" in out and "[default]" in out
     assert "unused rule: /reports/<path:rest> matches no route  [unused-rule]" in out
-    code, out, err = cli(capsys, "routes", "tests.audit_app:app", "--fail-on", "shadowed")
+    code, out, err = cli(capsys, "routes", APP, "--fail-on", "shadowed")
     assert code == REFUSED and "1 finding(s) of shadowed" in err
-    code, _, _ = cli(capsys, "routes", "tests.audit_app:app", "--fail-on", "public-by-default")
+    code, _, _ = cli(capsys, "routes", APP, "--fail-on", "public-by-default")
     assert code == OK
-    code, _, _ = cli(capsys, "routes", "tests.audit_app:open_by_default", "--fail-on",
+    code, _, _ = cli(capsys, "routes", "tests.fixtures.audit_app:open_by_default", "--fail-on",
                      "public-by-default")  # fmt: skip
     assert code == REFUSED
-    code, _, _ = cli(capsys, "routes", "tests.audit_app:app", "--fail-on", "unused-rule")
+    code, _, _ = cli(capsys, "routes", APP, "--fail-on", "unused-rule")
     assert code == REFUSED
-    code, out, _ = cli(capsys, "routes", "tests.audit_app:app.wsgi_app", "--json")
+    code, out, _ = cli(capsys, "routes", "tests.fixtures.audit_app:app.wsgi_app", "--json")
     rows = json.loads(out)
     assert rows["unused_rules"] == ["/reports/<path:rest>"]
     assert {"pattern": "/forgotten", "method": "GET", "mode": "required", "rule": None,
@@ -161,13 +165,12 @@ def test_the_routes_command(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_the_explain_command(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = cli(capsys, "explain", "tests.audit_app:app", "none", "GET", "/admin/x")
+    code, out, _ = cli(capsys, "explain", APP, "none", "GET", "/admin/x")
     assert code == REFUSED and out.startswith("401 token_missing:")
     admin = token(roles="admin")
-    code, out, _ = cli(capsys, "explain", "tests.audit_app:app", admin, "GET", "/admin/x")
+    code, out, _ = cli(capsys, "explain", APP, admin, "GET", "/admin/x")
     assert code == OK and out.startswith("200: the app is called (required, rule /admin/")
-    code, out, _ = cli(capsys, "explain", "tests.audit_app:app", admin, "DELETE", "/items/1",
-                       "--json")  # fmt: skip
+    code, out, _ = cli(capsys, "explain", APP, admin, "DELETE", "/items/1", "--json")
     answer = json.loads(out)
     assert code == REFUSED and answer["reason"] == "scope_missing" and answer["status"] == 403
 
@@ -177,7 +180,7 @@ def test_the_explain_command(capsys: pytest.CaptureFixture[str]) -> None:
     [
         ("nocolon", "expected module:attribute"),
         ("tests.nope:app", "the app: cannot import 'tests.nope:app'"),
-        ("tests.audit_app:RULES", "is not a JWTMiddleware"),
+        ("tests.fixtures.audit_app:RULES", "is not a JWTMiddleware"),
     ],
 )
 def test_bad_targets(capsys: pytest.CaptureFixture[str], target: str, message: str) -> None:
@@ -188,7 +191,7 @@ def test_bad_targets(capsys: pytest.CaptureFixture[str], target: str, message: s
 def test_the_console_script_from_a_project_directory() -> None:
     done = subprocess.run(
         [str(__import__("pathlib").Path(sys.executable).with_name("jwt-wsgi")), "routes",
-         "tests.audit_app:app", "--fail-on", "default"],
+         APP, "--fail-on", "default"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == REFUSED and "/forgotten" in done.stdout
@@ -198,7 +201,7 @@ def test_django_includes_class_based_views_and_regex_routes() -> None:
     from jwt_wsgi.audit import _django_routes
 
     django_app()  # settings configured once per process
-    routes = {r.pattern: r for r in _django_routes("tests.django_urls")}
+    routes = {r.pattern: r for r in _django_routes("tests.fixtures.django_urls")}
     assert routes["/api/items/"].methods == ("GET", "POST")
     assert routes["/api/items/<int:pk>"].sample == "/api/items/1"
     assert routes["/about"].methods == ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt_wsgi import JWTMiddleware
 from jwt_wsgi.cli import OK, REFUSED, USAGE, main
 
+from .fixtures.keyserver import KeyServer
 from .helpers import ValidatingClient, echo_app
-from .keyserver import KeyServer
 
 SCRIPT = str(Path(sys.executable).with_name("jwt-wsgi"))
 
@@ -41,6 +41,7 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("alg", ["ES256", "RS256", "EdDSA", "Ed25519", "Ed448", "HS256"])
 def test_keygen_mint_verify_inspect_round_trip(tmp_path: Path, alg: str) -> None:
     key = tmp_path / "key.jwk"
@@ -76,6 +77,7 @@ def test_keygen_mint_verify_inspect_round_trip(tmp_path: Path, alg: str) -> None
     assert "exp: " in shown.stdout and "UTC (in 2 h)" in shown.stdout
 
 
+@pytest.mark.server
 def test_the_middleware_accepts_what_the_command_mints(tmp_path: Path) -> None:
     key = tmp_path / "key.jwk"
     assert script("keygen", "--alg", "ES256", "--out", str(key)).returncode == OK
@@ -87,6 +89,7 @@ def test_the_middleware_accepts_what_the_command_mints(tmp_path: Path) -> None:
     assert answer.get_json()["claims"]["sub"] == "alice"
 
 
+@pytest.mark.server
 def test_python_dash_m_runs_the_same_command() -> None:
     done = subprocess.run([sys.executable, "-m", "jwt_wsgi", "--help"], capture_output=True,
                           text=True, timeout=60, check=False)  # fmt: skip
@@ -312,6 +315,7 @@ def test_json_errors_are_json_too(capsys: pytest.CaptureFixture[str]) -> None:
     }
 
 
+@pytest.mark.server
 def test_keygen_force_replaces_and_keeps_the_file_private(tmp_path: Path) -> None:
     key = tmp_path / "key.jwk"
     key.write_text("old")
@@ -321,6 +325,7 @@ def test_keygen_force_replaces_and_keeps_the_file_private(tmp_path: Path) -> Non
     assert json.loads(key.read_text())["kty"] == "EC"
 
 
+@pytest.mark.server
 def test_a_closed_pipe_is_no_traceback(tmp_path: Path) -> None:
     """``jwt-wsgi ... | head -c 1``: the reader leaves early."""
     key = tmp_path / "key.jwk"

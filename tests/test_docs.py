@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import jwt_wsgi
 from jwt_wsgi import errors
 
@@ -105,6 +107,7 @@ def named_block(page: str, name: str) -> str:
     return "\n".join(line[4:] for line in match[1].splitlines()) + "\n"
 
 
+@pytest.mark.server
 def test_the_django_middleware_list_passes_a_fresh_projects_checks(tmp_path: Path) -> None:
     """``django-admin startproject`` installs the admin; the guide's MIDDLEWARE keeps
     what it needs (replacing AuthenticationMiddleware, as the guide once said, fails

@@ -789,7 +789,7 @@ def test_replay_and_nonces_across_gunicorn_servers_sharing_redis(
         "DPOP_APP_REVOCATION_URL": redis_url,
         "DPOP_APP_REVOCATION_PREFIX": f"dpop-http-{free_port()}:",
     }
-    servers = [gunicorn("tests.dpop_app:app", workers=2, env=env) for _ in range(2)]
+    servers = [gunicorn("tests.fixtures.dpop_app:app", workers=2, env=env) for _ in range(2)]
     key = DPoPKey()
     now = time.time()
     token = make_token({"cnf": {"jkt": key.jkt}}, now=now)

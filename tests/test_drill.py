@@ -1,6 +1,6 @@
 """The failure drill: gunicorn under load while Redis fails over, restarts empty, or goes away.
 
-gunicorn (2 gthread workers x 4 threads) serves :mod:`tests.drill_app`, whose
+gunicorn (2 gthread workers x 4 threads) serves :mod:`tests.fixtures.drill_app`, whose
 middleware checks a Redis revocation store. Eight client threads send valid
 and revoked tokens (seven in ten valid) over keep-alive connections while one
 fault is injected per phase; after each fault one worker is replaced, so a new
@@ -39,9 +39,9 @@ import pytest
 from jwt_wsgi import RedisRevocationStore
 
 from .conftest import Gunicorn
-from .drill_app import SECRET
+from .fixtures.drill_app import SECRET
+from .fixtures.redis_servers import RedisServer, SentinelGroup
 from .helpers import wait_until
-from .redis_servers import RedisServer, SentinelGroup
 
 pytestmark = pytest.mark.drill
 
@@ -203,7 +203,7 @@ REPORT: list[dict[str, Any]] = []
 
 def serve(gunicorn: Callable[..., Gunicorn], url: str, prefix: str, **env: str) -> Gunicorn:
     server = gunicorn(
-        "tests.drill_app:create()",
+        "tests.fixtures.drill_app:create()",
         workers=2,
         env={"DRILL_URL": url, "DRILL_PREFIX": prefix, **env},
         args=["--worker-class", "gthread", "--threads", "4"],

@@ -92,6 +92,7 @@ def test_webob_example(serve: Any) -> None:
     assert status == 403 and 'scope="notes:write"' in headers["WWW-Authenticate"]
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("name", ["flask_claims", "bare_wsgi_claims"])
 def test_example_runs_as_a_program_and_prints_working_curl_lines(name: str) -> None:
     env = {**os.environ, "PORT": "0", "PYTHONUNBUFFERED": "1"}
@@ -310,6 +311,7 @@ def cookies_set(url: str, path: str) -> dict[str, str]:
         conn.close()
 
 
+@pytest.mark.server
 def test_the_example_tests_of_a_users_app_pass() -> None:
     """examples/test_flask_claims.py, run as its user runs it, with jwt_wsgi.testing."""
     done = subprocess.run(
@@ -361,6 +363,7 @@ def test_the_dpop_example_token_endpoint_binds_to_the_proof_key(serve: Any) -> N
     assert status == 200 and headers["DPoP-Nonce"] != nonce
 
 
+@pytest.mark.server
 def test_the_dpop_example_runs_as_a_program() -> None:
     """``python examples/dpop_app.py``: served at the printed URL, which its proofs must name."""
     from jwt_wsgi.testing import DPoPKey

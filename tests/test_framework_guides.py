@@ -27,6 +27,8 @@ from jwt_wsgi import Minter
 
 from .conftest import free_port, serving
 
+pytestmark = pytest.mark.server
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "frameworks"
 SECRET = "guide-secret-for-tests-only-0123456789abcdef"
 APPS = {

@@ -45,7 +45,7 @@ def gunicorn_url() -> Iterator[str]:
             "warning",
             "--chdir",
             str(ROOT),
-            "tests.gunicorn_app:app",
+            "tests.fixtures.gunicorn_app:app",
         ],  # fmt: skip
     )
     try:

@@ -43,8 +43,8 @@ from jwt_wsgi import (
     ScopeMissing,
 )
 
+from .fixtures.tlsproxy import Authority
 from .helpers import Refusals, ValidatingClient, echo_app
-from .tlsproxy import Authority
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "identity-providers.rst"
 KUBERNETES_CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"

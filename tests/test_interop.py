@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from jwt_wsgi import Authenticator, Provider, RemoteKeySet
 
+from .fixtures.keyserver import KeyServer
 from .helpers import NOW, Clock, b64
-from .keyserver import KeyServer
 
 CLAIMS = {"sub": "interop", "iat": int(NOW), "exp": int(NOW) + 600}
 
@@ -187,7 +187,7 @@ def test_certificate_bound_tokens_from_other_libraries(clock: Clock) -> None:
 
     from jwt_wsgi import CertificateMismatch
 
-    from .tlsproxy import Authority, thumbprint
+    from .fixtures.tlsproxy import Authority, thumbprint
 
     authority = Authority()
     _, _, cert = authority.issue("interop")

@@ -30,8 +30,8 @@ from jwt_wsgi import (
     UnknownKey,
 )
 
+from .fixtures.keyserver import DrippingRelay, KeyServer
 from .helpers import NOW, Clock, Refusals, ValidatingClient, echo_app, run_in_threads, wait_until
-from .keyserver import DrippingRelay, KeyServer
 
 
 def public_jwk(key: Any, kid: str, **extra: Any) -> dict[str, Any]:
@@ -210,6 +210,7 @@ def test_concurrent_first_requests_share_one_fetch(
     assert server.fetches == 1
 
 
+@pytest.mark.slow
 def test_one_request_at_a_time_waits_for_an_unknown_kid(
     server: KeyServer, ec_keys: dict[str, Any], clock: Clock
 ) -> None:
@@ -355,6 +356,7 @@ def no_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
     assert all(record.exc_info is None for record in caplog.records)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("behaviour", BROKEN)
 def test_a_broken_first_fetch_is_401_keys_unavailable(
     server: KeyServer,
@@ -380,6 +382,7 @@ def test_a_broken_first_fetch_is_401_keys_unavailable(
     no_tracebacks(caplog)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("behaviour", BROKEN)
 def test_a_broken_refresh_serves_the_last_good_keys(
     server: KeyServer,
@@ -405,6 +408,7 @@ def test_a_broken_refresh_serves_the_last_good_keys(
     no_tracebacks(caplog)
 
 
+@pytest.mark.slow
 def test_the_deadline_holds_against_a_server_that_drips(
     server: KeyServer, ec_keys: dict[str, Any], clock: Clock
 ) -> None:
@@ -421,6 +425,7 @@ def test_the_deadline_holds_against_a_server_that_drips(
         assert keys.failed_fetches == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("behaviour", ["drip", "drip-close"])
 def test_a_fetch_stops_reading_at_its_deadline(
     server: KeyServer, ec_keys: dict[str, Any], clock: Clock, behaviour: str
@@ -439,6 +444,7 @@ def test_a_fetch_stops_reading_at_its_deadline(
     assert server.hung_up[0] - started < 2  # the server saw the client go, not 20 s later
 
 
+@pytest.mark.slow
 def test_a_tls_handshake_dripping_in_ends_at_the_deadline(
     tls_server: KeyServer, ec_keys: dict[str, Any], clock: Clock
 ) -> None:
@@ -639,6 +645,7 @@ def test_an_untrusted_certificate_is_a_failed_fetch(
     no_tracebacks(caplog)
 
 
+@pytest.mark.slow
 def test_https_to_a_plain_http_server_is_a_failed_fetch(
     server: KeyServer, ec_keys: dict[str, Any], clock: Clock
 ) -> None:
@@ -720,7 +727,7 @@ def test_odd_redirects_and_urls_are_failed_fetches(clock: Clock) -> None:
 
 @pytest.fixture(scope="module")
 def private_ca() -> Any:
-    from .tlsproxy import Authority
+    from .fixtures.tlsproxy import Authority
 
     return Authority()
 

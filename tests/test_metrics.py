@@ -17,8 +17,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from jwt_wsgi import ConfigurationError, JWTMiddleware, RemoteKeySet, Rule
 from jwt_wsgi.metrics import PrometheusCollector, start_multiprocess_export
 
+from .fixtures.keyserver import KeyServer
 from .helpers import SECRET, Clock, ValidatingClient, echo_app, make_token
-from .keyserver import KeyServer
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -152,7 +152,7 @@ def test_four_gunicorn_workers_are_summed(gunicorn: Any, tmp_path: Path, preload
     directory = tmp_path / "prometheus"
     directory.mkdir()
     options = {"--preload"} if preload else set()
-    server = gunicorn("tests.metrics_app:create()", workers=4, args=sorted(options),
+    server = gunicorn("tests.fixtures.metrics_app:create()", workers=4, args=sorted(options),
                       env={"PROMETHEUS_MULTIPROC_DIR": str(directory)})  # fmt: skip
     server.wait_for_workers(4, path="/x")
     token = jwt_token()

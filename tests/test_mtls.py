@@ -26,8 +26,8 @@ from jwt_wsgi import (
 )
 from jwt_wsgi.certificates import ClientCertificates
 
+from .fixtures.tlsproxy import Authority, TlsProxy, thumbprint
 from .helpers import NOW, SECRET, Clock, Refusals, ValidatingClient, echo_app
-from .tlsproxy import Authority, TlsProxy, thumbprint
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_certificate_sources_are_checked() -> None:
 
 @pytest.fixture
 def proxied(gunicorn: Any, authority: Authority) -> Iterator[TlsProxy]:
-    server = gunicorn("tests.mtls_app:app")
+    server = gunicorn("tests.fixtures.mtls_app:app")
     proxy = TlsProxy(authority, server.port)
     yield proxy
     proxy.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -21,14 +20,6 @@ from jwt_wsgi.tokens import Verifier
 
 from .helpers import SECRET, Clock, b64, hs256_token, make_token
 from .test_paths import flask_admin_app, protect
-
-settings.register_profile(
-    "default", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile(
-    "fuzz", max_examples=20_000, deadline=None, suppress_health_check=list(HealthCheck)
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 SEGMENTS = st.one_of(
     st.sampled_from(

@@ -18,11 +18,13 @@ import pytest
 from jwt_wsgi import DPoP, JWTMiddleware, Rule, UnknownKey
 from jwt_wsgi.testing import DPoPKey
 
+from .fixtures.oidc_provider import AUDIENCE, RESOURCES, OpenIDProvider
+from .fixtures.tlsproxy import Authority
 from .helpers import Refusals, ValidatingClient, echo_app
-from .oidc_provider import AUDIENCE, RESOURCES, OpenIDProvider
-from .tlsproxy import Authority
 
 API = "https://api.example"
+
+pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import redis
 from jwt_wsgi import ConfigurationError, RedisKeyStore, RedisRevocationStore, RevocationUnavailable
 from jwt_wsgi.redisconn import RedisConnection, parse_redis_url
 
-from .redis_servers import RedisServer, SentinelGroup
+from .fixtures.redis_servers import RedisServer, SentinelGroup
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from jwt_wsgi import (
     RevokedToken,
 )
 
+from .fixtures.redis_servers import RedisClusterNodes, RedisServer, SentinelGroup
 from .helpers import (
     NOW,
     SECRET,
@@ -31,7 +32,6 @@ from .helpers import (
     make_token,
     wait_until,
 )
-from .redis_servers import RedisClusterNodes, RedisServer, SentinelGroup
 
 
 def build(revocation: Any, **options: Any) -> JWTMiddleware:
@@ -557,6 +557,7 @@ def test_missed_changes_are_noticed_by_the_counter(redis_server: RedisServer) ->
     store.close()
 
 
+@pytest.mark.redis
 def test_changes_that_went_back_are_written_again() -> None:
     """Behind a proxy that hides INFO (no run id), a replica that lagged and took over
     looks like this: the same epoch, a counter behind the one the mirror saw, and

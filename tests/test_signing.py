@@ -24,8 +24,8 @@ from jwt_wsgi import (
     jwks_app,
 )
 
+from .fixtures.redis_servers import RedisClusterNodes, RedisServer, SentinelGroup
 from .helpers import Clock
-from .redis_servers import RedisClusterNodes, RedisServer, SentinelGroup
 
 
 def _first_kid(directory: str) -> str:
@@ -34,6 +34,7 @@ def _first_kid(directory: str) -> str:
     return kid
 
 
+@pytest.mark.slow
 def test_workers_starting_together_make_one_first_key(tmp_path: Path) -> None:
     directory = str(tmp_path / "keys")
     with multiprocessing.get_context("spawn").Pool(4) as pool:

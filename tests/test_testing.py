@@ -20,8 +20,8 @@ from jwt_wsgi import (
 )
 from jwt_wsgi.testing import TestTokens, TokenClient
 
+from .fixtures.keyserver import KeyServer
 from .helpers import echo_app
-from .keyserver import KeyServer
 
 
 def production(**options: Any) -> JWTMiddleware:

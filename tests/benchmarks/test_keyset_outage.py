@@ -26,7 +26,7 @@ from werkzeug.test import EnvironBuilder
 from jwt_wsgi import JWTMiddleware, RemoteKeySet
 
 from ..conftest import Gunicorn
-from ..keyserver import KeyServer
+from ..fixtures.keyserver import KeyServer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -88,6 +88,7 @@ def percentile(values: list[float], share: float) -> float:
     return statistics.quantiles(values, n=1000)[round(share * 1000) - 1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("state", ["healthy", "hanging"])
 def test_known_kid_latency_during_a_refresh(benchmark: Any, server: KeyServer, state: str) -> None:
     benchmark.group = "keyset-refresh"

@@ -18,10 +18,12 @@ import pytest
 
 from jwt_wsgi import RedisRevocationStore
 
-from ..redis_servers import RedisServer, wait_for, warm_up
+from ..fixtures.redis_servers import RedisServer, wait_for, warm_up
 from .test_request_overhead import timed_interleaved
 
 FAR = 4_000_000_000.0
+
+pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
