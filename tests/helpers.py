@@ -163,3 +163,29 @@ def wait_until(condition: Callable[[], object], seconds: float = 10) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the condition did not hold in time"
         time.sleep(0.01)
+
+
+def protect(app: WSGIApplication = echo_app, **options: Any) -> Any:
+    """The suite's middleware: ``app`` behind :class:`~jwt_wsgi.JWTMiddleware` with the
+    test secret (HS256) and a frozen clock, unless ``options`` say otherwise."""
+    from jwt_wsgi import JWTMiddleware
+
+    if not {"providers", "key", "jwks_url", "authenticator"} & set(options):
+        options["key"] = SECRET
+    if "key" in options:
+        options.setdefault("algorithms", ["HS256"])
+    if "authenticator" not in options:
+        options.setdefault("clock", Clock())
+    return JWTMiddleware(app, **options)
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The ``Authorization`` header carrying ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+class FrameworkRequest:
+    """The little of a Django or Pyramid request the glue reads: ``META``/``environ``."""
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.META = self.environ = environ

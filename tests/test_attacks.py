@@ -44,6 +44,7 @@ from .helpers import (
     Refusals,
     ValidatingClient,
     b64,
+    bearer,
     echo_app,
     hs256_token,
     make_token,
@@ -85,10 +86,6 @@ def middleware(**options: Any) -> JWTMiddleware:
 
 
 Attack = tuple[Callable[[], JWTMiddleware], str, dict[str, str], type[AuthError]]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 ATTACKS: dict[str, Attack] = {

@@ -24,8 +24,9 @@ from .helpers import (
     Clock,
     Refusals,
     ValidatingClient,
-    echo_app,
+    bearer,
     make_token,
+    protect,
     run_in_threads,
 )
 
@@ -33,12 +34,7 @@ OTHER = "o" * 64
 
 
 def build(clock: Clock, refusals: Refusals | None = None, **options: Any) -> JWTMiddleware:
-    options.setdefault("key", SECRET)
-    return JWTMiddleware(echo_app, algorithms=["HS256"], clock=clock, on_error=refusals, **options)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+    return protect(clock=clock, on_error=refusals, **options)  # type: ignore[no-any-return]
 
 
 def test_second_request_is_a_hit(clock: Clock) -> None:

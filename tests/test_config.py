@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import textwrap
@@ -505,3 +506,16 @@ def test_dpop_settings_from_a_mapping_and_from_the_environment() -> None:
 def test_dpop_setting_mistakes_name_the_setting(settings: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigurationError, match=re.escape(message)):
         from_config(echo_app, {**BASE, **settings}, source="t", environ=ENVIRON)
+
+
+def test_every_provider_option_can_be_set_from_ini_and_environment() -> None:
+    """Each keyword of Provider has a setting (the same name; the key through key,
+    key_file or key_env), so nothing needs Python that a file cannot say. Only a live
+    object cannot: ssl_context (ca_file says the same from a file)."""
+    from jwt_wsgi import Provider
+    from jwt_wsgi.config import _KEYS, _PROVIDER
+
+    keywords = set(inspect.signature(Provider).parameters) - {"name", "ssl_context"}
+    assert keywords == set(_PROVIDER) | {"key"}
+    assert {"key", "key_file", "key_env"} == set(_KEYS)
+    assert set(_PROVIDER) <= SETTINGS  # and so each has its JWT_WSGI_* variable

@@ -171,6 +171,7 @@ def test_a_curve_that_does_not_match_the_name_is_refused() -> None:
         prepare_public_jwk(public, "Ed25519")
 
 
+@pytest.mark.upstream
 def test_pyjwt_alone_cannot_load_an_ed448_jwk_without_alg() -> None:
     """Why the JWK loader is ours: PyJWK infers no algorithm for Ed448."""
     public, _ = jwcrypto_pair("Ed448", "k")

@@ -18,22 +18,12 @@ from jwt_wsgi import ConfigurationError, JWTMiddleware, RemoteKeySet, Rule
 from jwt_wsgi.metrics import PrometheusCollector, start_multiprocess_export
 
 from .fixtures.keyserver import KeyServer
-from .helpers import SECRET, Clock, ValidatingClient, echo_app, make_token
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from .helpers import SECRET, Clock, ValidatingClient, bearer, echo_app, make_token, protect
 
 
 def build(clock: Clock, **options: Any) -> JWTMiddleware:
-    options.setdefault("key", SECRET)
-    return JWTMiddleware(
-        echo_app,
-        algorithms=["HS256"],
-        clock=clock,
-        rules=[Rule("/health", auth="public"), Rule("/admin", claims={"roles": "admin"})],
-        **options,
-    )
+    rules = [Rule("/health", auth="public"), Rule("/admin", claims={"roles": "admin"})]
+    return protect(clock=clock, rules=rules, **options)  # type: ignore[no-any-return]
 
 
 def test_requests_are_counted_by_outcome(clock: Clock) -> None:

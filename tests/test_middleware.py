@@ -41,9 +41,11 @@ from .helpers import (
     Clock,
     Refusals,
     ValidatingClient,
+    bearer,
     echo_app,
     http_request,
     make_token,
+    protect,
     run_in_threads,
 )
 
@@ -52,17 +54,11 @@ if TYPE_CHECKING:
 
 
 def build(clock: Clock | None = None, app: Any = echo_app, **options: Any) -> JWTMiddleware:
-    options.setdefault("key", SECRET)
-    options.setdefault("algorithms", ["HS256"])
-    return JWTMiddleware(app, clock=clock or Clock(), **options)
+    return protect(app, clock=clock or Clock(), **options)  # type: ignore[no-any-return]
 
 
 def client(middleware: JWTMiddleware) -> ValidatingClient:
     return ValidatingClient(middleware)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_valid_token_reaches_app_with_claims_header_and_remote_user() -> None:

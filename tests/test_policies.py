@@ -19,16 +19,13 @@ from jwt_wsgi import (
 )
 from jwt_wsgi.config import parse_rules
 
-from .helpers import NOW, SECRET, Clock, Refusals, ValidatingClient, echo_app, make_token
+from .helpers import NOW, SECRET, Clock, Refusals, ValidatingClient, echo_app, make_token, protect
 
 PARTNER_KEY = "p" * 64
 
 
 def build(clock: Clock, refusals: Refusals, *rules: Rule, **options: Any) -> ValidatingClient:
-    if "providers" not in options:
-        options.update(key=SECRET, algorithms=["HS256"])
-    mw = JWTMiddleware(echo_app, rules=list(rules), clock=clock, on_error=refusals, **options)
-    return ValidatingClient(mw)
+    return ValidatingClient(protect(rules=list(rules), clock=clock, on_error=refusals, **options))
 
 
 def bearer(claims: dict[str, Any], key: str = SECRET) -> dict[str, str]:

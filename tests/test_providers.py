@@ -24,7 +24,7 @@ from jwt_wsgi import (
     TokenTooLarge,
 )
 
-from .helpers import NOW, SECRET, Clock, Refusals, ValidatingClient, echo_app
+from .helpers import NOW, SECRET, Refusals, ValidatingClient, echo_app, protect
 
 IDP_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -52,9 +52,7 @@ PROVIDERS = [
 
 
 def build(**options: Any) -> JWTMiddleware:
-    return JWTMiddleware(
-        echo_app, providers=PROVIDERS, clock=Clock(), on_error=Refusals(), **options
-    )
+    return protect(providers=PROVIDERS, on_error=Refusals(), **options)  # type: ignore[no-any-return]
 
 
 def get(mw: JWTMiddleware, token: str, path: str = "/") -> tuple[int, Any]:

@@ -24,26 +24,17 @@ from jwt_wsgi import (
 from .fixtures.redis_servers import RedisClusterNodes, RedisServer, SentinelGroup
 from .helpers import (
     NOW,
-    SECRET,
     Clock,
     Refusals,
     ValidatingClient,
-    echo_app,
     make_token,
+    protect,
     wait_until,
 )
 
 
 def build(revocation: Any, **options: Any) -> JWTMiddleware:
-    return JWTMiddleware(
-        echo_app,
-        key=SECRET,
-        algorithms=["HS256"],
-        revocation=revocation,
-        clock=Clock(),
-        on_error=Refusals(),
-        **options,
-    )
+    return protect(revocation=revocation, on_error=Refusals(), **options)  # type: ignore[no-any-return]
 
 
 def last_refusal(mw: JWTMiddleware) -> type[Any]:

@@ -28,9 +28,9 @@ from .helpers import (
     Refusals,
     Statuses,
     ValidatingClient,
-    echo_app,
     http_request,
     make_token,
+    protect,
 )
 
 COOKIES = Cookies(secure=False)
@@ -39,9 +39,7 @@ COOKIES = Cookies(secure=False)
 def build(refusals: Refusals | None = None, **options: Any) -> JWTMiddleware:
     options.setdefault("locations", ["header", "cookie"])
     options.setdefault("cookies", COOKIES)
-    return JWTMiddleware(
-        echo_app, key=SECRET, algorithms=["HS256"], clock=Clock(), on_error=refusals, **options
-    )
+    return protect(on_error=refusals, **options)  # type: ignore[no-any-return]
 
 
 def client_of(middleware: JWTMiddleware) -> ValidatingClient:

@@ -1,43 +1,14 @@
-"""The thin framework accessors, in-process (the guides' servers test them over HTTP)."""
+"""jwt_wsgi.django: request.user from the claims, and when Django's CSRF check is skipped."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from flask import Flask
 
-from jwt_wsgi import JWTMiddleware, Rule
 from jwt_wsgi.django import ClaimsUser, JWTUserMiddleware
-from jwt_wsgi.pyramid import JWTSecurityPolicy, includeme
 
-from .helpers import SECRET, Clock, ValidatingClient, make_token
-
-
-def test_flask_accessors(clock: Clock) -> None:
-    from jwt_wsgi.flask import current_claims, current_identity, current_principal
-
-    app = Flask(__name__)
-
-    @app.get("/")
-    def index() -> Any:
-        claims = current_claims()
-        return {"sub": current_identity(), "principal": current_principal(),
-                "claims": None if claims is None else sorted(claims)}  # fmt: skip
-
-    app.wsgi_app = JWTMiddleware(  # type: ignore[method-assign]
-        app.wsgi_app,
-        key=SECRET,
-        algorithms=["HS256"],
-        clock=clock,
-        principal=lambda claims: f"user:{claims['sub']}",
-        rules=[Rule("/", ["GET"], auth="optional")],
-    )
-    client = ValidatingClient(app)
-    body = client.get("/", headers={"Authorization": f"Bearer {make_token()}"}).get_json()
-    assert body == {"sub": "alice", "principal": "user:alice",
-                    "claims": ["exp", "iat", "sub"]}  # fmt: skip
-    assert client.get("/").get_json() == {"sub": None, "principal": None, "claims": None}
+from .helpers import FrameworkRequest as Request
 
 
 def test_a_claims_user_is_what_django_code_expects() -> None:
@@ -48,11 +19,6 @@ def test_a_claims_user_is_what_django_code_expects() -> None:
     assert not user.has_perm("admin") and not user.has_module_perms("notes")
     assert ClaimsUser({"scp": ["a", 3]}).get_all_permissions() == {"a"}
     assert ClaimsUser({}).username == ""
-
-
-class Request:
-    def __init__(self, environ: dict[str, Any]) -> None:
-        self.META = self.environ = environ
 
 
 def test_the_django_middleware_sets_the_user() -> None:
@@ -112,25 +78,3 @@ def test_django_skips_its_csrf_check_only_for_a_bearer_header_token(
         extra["HTTP_AUTHORIZATION"] = authorization
     response = chain(RequestFactory().post("/notes", data={"text": "x"}, **extra))
     assert response.status_code == (403 if django_csrf else 201)
-
-
-def test_the_pyramid_policy() -> None:
-    from pyramid.config import Configurator
-    from pyramid.interfaces import ISecurityPolicy
-
-    policy = JWTSecurityPolicy()
-    request = Request({"jwt.claims": {"sub": 7, "scp": ["notes:write"]}})
-    assert policy.identity(request) == {"sub": 7, "scp": ["notes:write"]}
-    assert policy.authenticated_userid(request) == "7"
-    assert policy.permits(request, None, "notes:write")
-    assert not policy.permits(request, None, "admin")
-    assert not policy.permits(Request({"jwt.claims": {"scope": 3}}), None, "x")
-    anonymous = Request({"jwt.claims": None, "jwt.principal": None})
-    assert policy.identity(anonymous) is None and policy.authenticated_userid(anonymous) is None
-    assert not policy.permits(anonymous, None, "notes:write")
-    assert policy.identity(Request({"jwt.principal": "u", "jwt.claims": {}})) == "u"
-    assert policy.remember(request, "7") == [] and policy.forget(request) == []
-    with Configurator() as config:
-        includeme(config)
-        config.commit()
-        assert isinstance(config.registry.queryUtility(ISecurityPolicy), JWTSecurityPolicy)
