@@ -1,7 +1,7 @@
 """An auth service: logs users in, refreshes and revokes their tokens, publishes its keys.
 
 It signs with EC keys kept in a directory every worker shares
-(:class:`~jwt_wsgi.signing.FileKeyStore`), so under ``gunicorn -w 4`` every
+(:class:`~jwt_wsgi.keystores.FileKeyStore`), so under ``gunicorn -w 4`` every
 worker signs with the same current key and publishes the same JWK Set, and a
 rotation by any worker reaches all of them. Other services verify its tokens
 by URL (see ``api_service.py``); nobody shares a secret. Refresh tokens are

@@ -81,8 +81,10 @@ from .errors import (
     WrongTokenKind,
     error_response,
 )
+from .jose.keys import KeyInput, KeyRing, KeySource
+from .jose.signing import SigningKey
 from .jwks import RemoteKeySet, jwks_app
-from .keys import KeyInput, KeyRing, KeySource
+from .keystores import FileKeyStore, MemoryKeyStore, RedisKeyStore
 from .middleware import JWTMiddleware, get_claims
 from .minter import Minter, TokenPair
 from .providers import Provider, ProviderOptions
@@ -94,7 +96,6 @@ from .revocation import (
 )
 from .rules import Policy, Rule
 from .session import LogoutEndpoint, RefreshEndpoint
-from .signing import FileKeyStore, MemoryKeyStore, RedisKeyStore, SigningKey
 from .sources import TokenSources
 
 __version__ = "0.2.0"

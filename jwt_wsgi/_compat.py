@@ -10,12 +10,15 @@ too: the old one did not, which made the obvious call unsafe.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import importlib
+import warnings
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
 
 from ._checks import Duration
-from .keys import KeySource
+from .jose.keys import KeySource
+from .jose.verifier import Verified, Verifier
 from .providers import Provider
-from .tokens import Verified, Verifier
 
 DEPRECATED = {
     "Verifier": "use jwt_wsgi.Authenticator(Provider(...)).authenticate(token)",
@@ -52,3 +55,24 @@ class LegacyVerifier(Verifier):
 
 
 LEGACY = {"Verifier": LegacyVerifier, "Verified": Verified}
+
+
+def moved(old: str, homes: Mapping[str, Sequence[str]]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for a module whose names moved: ``{new module: names}``.
+
+    ``from jwt_wsgi.tokens import Verifier`` keeps working for a release, with
+    a :class:`DeprecationWarning` naming the module to import from instead.
+    """
+    home_of = {name: module for module, names in homes.items() for name in names}
+
+    def __getattr__(name: str) -> Any:
+        if name not in home_of:
+            raise AttributeError(f"module {old!r} has no attribute {name!r}")
+        warnings.warn(
+            f"{old}.{name} moved: import it from {home_of[name]}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(home_of[name]), name)
+
+    return __getattr__

@@ -51,11 +51,12 @@ from .errors import (
     TokenNotBound,
     TokenTooLarge,
 )
-from .keys import KeyInput, KeyRing
+from .jose.compact import peek_claims, token_id
+from .jose.keys import KeyInput, KeyRing
+from .jose.verifier import Verified, Verifier
 from .providers import Provider, ProviderOptions
 from .revocation import DenylistStore, RevocationStore
 from .sources import SAFE_METHODS, Location, SourceOptions, TokenSources
-from .tokens import Verified, Verifier, peek_claims, token_id
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

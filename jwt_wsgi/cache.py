@@ -2,7 +2,7 @@
 
 Clients send the same token until it expires, and verifying it (strict parse,
 signature, static claims) costs far more than everything else the middleware
-does. :class:`TokenCache` remembers the :class:`~jwt_wsgi.tokens.Verified`
+does. :class:`TokenCache` remembers the :class:`~jwt_wsgi.jose.verifier.Verified`
 result per token string, bounded, evicting what has gone unused longest.
 
 What a hit does *not* skip, so caching never weakens a check:
@@ -11,7 +11,7 @@ What a hit does *not* skip, so caching never weakens a check:
   request; an expired entry is dropped the moment it is seen.
 * Rules (claims, scopes, ``when``) and revocation run on every request.
 * An entry remembers the key ring that verified it and is used only while
-  that ring is still in force (:meth:`~jwt_wsgi.tokens.Verified.holds`). When
+  that ring is still in force (:meth:`~jwt_wsgi.jose.verifier.Verified.holds`). When
   the keys change (``set_keys``, a refreshed JWKS), older entries are ignored
   and their tokens verified again against the new keys.
 
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from .tokens import Verified
+    from .jose.verifier import Verified
 
 
 class TokenCache:

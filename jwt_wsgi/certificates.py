@@ -25,7 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from .errors import ConfigurationError
-from .tokens import b64encode
+from .jose.encoding import b64encode
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

@@ -41,10 +41,10 @@ import jwt
 from .authenticator import Authenticator
 from .config import parse_duration
 from .errors import AuthError, ConfigurationError, KeysUnavailable
-from .keys import _EC_CURVES, _JWK_LOADERS, ALGORITHM_KEY_TYPES, algorithm_object
+from .jose.encoding import b64decode, b64encode, parse_json_object
+from .jose.keys import _EC_CURVES, _JWK_LOADERS, ALGORITHM_KEY_TYPES, algorithm_object
+from .jose.signing import generate_key, key_family, new_key, public_jwk, signing_key, thumbprint
 from .minter import Minter
-from .signing import generate_key, key_family, new_key, public_jwk, signing_key, thumbprint
-from .tokens import b64decode, b64encode, parse_json_object
 
 #: Exit codes, documented above.
 OK, REFUSED, USAGE = 0, 1, 2
@@ -176,7 +176,7 @@ def proof(args: argparse.Namespace, out: TextIO) -> int:
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     from .dpop import make_proof
-    from .signing import jwk_thumbprint
+    from .jose.signing import jwk_thumbprint
 
     key, algorithm, _ = _signing_key_file(args.key, args.alg)
     if ALGORITHM_KEY_TYPES[algorithm] == "oct":

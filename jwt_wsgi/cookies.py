@@ -30,7 +30,7 @@ from werkzeug.http import dump_cookie
 
 from . import _checks
 from .errors import AmbiguousCredentials, ConfigurationError
-from .tokens import peek_claim
+from .jose.compact import peek_claim
 
 SameSite = Literal["Lax", "Strict", "None"]
 _NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")

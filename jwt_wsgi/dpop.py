@@ -62,10 +62,16 @@ from .errors import (
     ReplayCheckFailed,
     RevocationUnavailable,
 )
-from .keys import ALGORITHM_KEY_TYPES, algorithm_object, prepare_public_jwk, validate_algorithms
+from .jose.encoding import b64decode, b64encode, parse_json_object
+from .jose.keys import (
+    ALGORITHM_KEY_TYPES,
+    algorithm_object,
+    prepare_public_jwk,
+    validate_algorithms,
+)
+from .jose.signing import jwk_thumbprint, jws_encoder, public_jwk, sign
+from .jose.verifier import safe_verify
 from .revocation import DenylistStore, MemoryRevocationStore
-from .signing import jwk_thumbprint, jws_encoder, public_jwk, sign
-from .tokens import b64decode, b64encode, parse_json_object, safe_verify
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

@@ -2,7 +2,7 @@
 
 :class:`RemoteKeySet` is a key source for a :class:`~jwt_wsgi.providers.Provider`.
 It fetches a JWK Set from ``url`` (or finds the URL by OpenID Connect
-discovery from ``issuer``), builds a :class:`~jwt_wsgi.keys.KeyRing` from it,
+discovery from ``issuer``), builds a :class:`~jwt_wsgi.jose.keys.KeyRing` from it,
 and owns the fetching policy:
 
 * **Lifetime.** A fetched set is used for ``Cache-Control: max-age`` seconds,
@@ -64,7 +64,7 @@ from typing import TYPE_CHECKING, Any
 from . import _checks
 from ._http import FetchError, get_json
 from .errors import ConfigurationError, KeyStoreUnavailable, KeysUnavailable, ServiceUnavailable
-from .keys import KeyRing, validate_algorithms
+from .jose.keys import KeyRing, validate_algorithms
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

@@ -64,7 +64,7 @@ from .errors import (
     VerificationFailed,
     WrongTokenKind,
 )
-from .keys import KeyInput
+from .jose.keys import KeyInput
 from .metrics import Metrics
 from .rules import Auth, Policy, Rule, RuleMap
 

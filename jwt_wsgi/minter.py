@@ -27,8 +27,8 @@ the login (``auth_time``, for freshness and step-up). Refresh tokens say so
 twice, in their ``typ`` header (``refresh+jwt``) and their ``type`` claim,
 so they are never taken for access tokens.
 
-Keys live in a key store (:mod:`jwt_wsgi.signing`): this process's memory by
-default, or a :class:`~jwt_wsgi.signing.FileKeyStore` every worker shares.
+Keys live in a key store (:mod:`jwt_wsgi.keystores`): this process's memory by
+default, or a :class:`~jwt_wsgi.keystores.FileKeyStore` every worker shares.
 """
 
 from __future__ import annotations
@@ -44,9 +44,10 @@ from typing import Any, Protocol, TypeVar
 from . import _checks
 from ._checks import Duration
 from .errors import ConfigurationError
-from .keys import KeyRing, validate_algorithms
-from .signing import MemoryKeyStore, SigningKey, jws_encoder, sign, thumbprint
-from .tokens import b64encode
+from .jose.encoding import b64encode
+from .jose.keys import KeyRing, validate_algorithms
+from .jose.signing import SigningKey, jws_encoder, sign, thumbprint
+from .keystores import MemoryKeyStore
 
 __all__ = ["KeyStore", "Minter", "SigningKey", "TokenPair", "thumbprint"]
 
@@ -58,7 +59,7 @@ REFRESH_TYP = "refresh+jwt"
 
 
 class KeyStore(Protocol):
-    """Where a minter's keys live (:mod:`jwt_wsgi.signing`)."""
+    """Where a minter's keys live (:mod:`jwt_wsgi.keystores`)."""
 
     def keys(self) -> tuple[SigningKey, ...]:
         """Every key, the current one first."""
@@ -110,7 +111,7 @@ class Minter:
         out and give ``key_store``.
     :param algorithm: the signing algorithm (``"HS256"``); ``none`` is refused.
     :param key_store: where the keys live instead of ``key``: a
-        :class:`~jwt_wsgi.signing.FileKeyStore` shared by every worker.
+        :class:`~jwt_wsgi.keystores.FileKeyStore` shared by every worker.
     :param expires_in: lifetime of default-claim and pair access tokens, in
         seconds or as a ``timedelta`` (15 minutes).
     :param refresh_expires_in: lifetime of refresh tokens (30 days).
@@ -328,7 +329,7 @@ class Minter:
 
 
 class MinterKeys:
-    """A key source (:class:`~jwt_wsgi.keys.KeySource`) over a minter's keys.
+    """A key source (:class:`~jwt_wsgi.jose.keys.KeySource`) over a minter's keys.
 
     The ring is rebuilt when the minter's store changes, looked at no more
     often than every ``recheck`` seconds, so a cache hit stays a comparison.

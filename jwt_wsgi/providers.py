@@ -25,8 +25,8 @@ from . import _checks
 from ._checks import Duration
 from .dpop import DPOP_MODES, DPoPMode
 from .errors import ConfigurationError
+from .jose.keys import KeyInput, KeyRing, KeySource, is_key_source, validate_algorithms
 from .jwks import RemoteKeySet
-from .keys import KeyInput, KeyRing, KeySource, is_key_source, validate_algorithms
 
 #: The claims RFC 9068 section 2.2 makes every JWT access token carry.
 RFC9068_CLAIMS = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
@@ -41,7 +41,7 @@ class Provider:
     :param issuer: its ``iss`` value. When set, the claim is required and
         must equal it; with neither ``key`` nor ``jwks_url`` it also locates
         the keys by OpenID Connect discovery. Required with several providers.
-    :param key: the verification key(s), any :data:`~jwt_wsgi.keys.KeyInput`:
+    :param key: the verification key(s), any :data:`~jwt_wsgi.jose.keys.KeyInput`:
         an HMAC secret, a PEM/DER public key or certificate, a ``cryptography``
         key, a JWK or JWK Set, a list of these, or a key source such as a
         :class:`~jwt_wsgi.jwks.RemoteKeySet` with its own fetching policy. A

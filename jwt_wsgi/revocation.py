@@ -49,8 +49,8 @@ from typing import Any, Protocol
 from . import _checks
 from ._checks import Duration
 from .errors import ConfigurationError, RevocationUnavailable
+from .jose.compact import peek_claim, token_id
 from .redisconn import NotAcknowledged, RedisConnection
-from .tokens import peek_claim, token_id
 
 logger = logging.getLogger("jwt_wsgi")
 

@@ -70,7 +70,7 @@ _FOREIGN_SYNTAX = (
 _SUBTREE = re.compile(r"/<path(?:\([^)]*\))?:[A-Za-z_][A-Za-z0-9_]*>\Z")
 
 
-#: The kinds of token (see :func:`~jwt_wsgi.tokens.token_kind`).
+#: The kinds of token (see :func:`~jwt_wsgi.jose.compact.token_kind`).
 Kind = Literal["access", "refresh"]
 _KINDS: tuple[Kind, ...] = ("access", "refresh")
 

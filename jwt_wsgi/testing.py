@@ -30,9 +30,9 @@ from werkzeug.test import Client
 from .authenticator import Authenticator
 from .dpop import make_proof
 from .errors import ConfigurationError
+from .jose.signing import jwk_thumbprint, new_key, public_jwk, signing_key
 from .middleware import JWTMiddleware
 from .minter import Minter
-from .signing import jwk_thumbprint, new_key, public_jwk, signing_key
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication

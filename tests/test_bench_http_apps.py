@@ -11,7 +11,7 @@ import redis
 from werkzeug.test import Client
 
 from jwt_wsgi import RedisRevocationStore
-from jwt_wsgi.tokens import token_id
+from jwt_wsgi.jose.compact import token_id
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
 

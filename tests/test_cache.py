@@ -16,7 +16,7 @@ from jwt_wsgi import (
     ScopeMissing,
 )
 from jwt_wsgi.cache import TokenCache
-from jwt_wsgi.tokens import Verifier
+from jwt_wsgi.jose.verifier import Verifier
 
 from .helpers import (
     NOW,

@@ -166,7 +166,7 @@ def test_a_curve_that_does_not_match_the_name_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="fits none of"):
         Provider("p", ["Ed25519"], key={"keys": [{**public, "alg": "Ed25519"}]})
     with pytest.raises(ConfigurationError, match="not the one Ed25519 uses"):
-        from jwt_wsgi.keys import prepare_public_jwk
+        from jwt_wsgi.jose.keys import prepare_public_jwk
 
         prepare_public_jwk(public, "Ed25519")
 

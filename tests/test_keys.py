@@ -20,7 +20,7 @@ from jwt_wsgi import (
     Provider,
     UnknownKey,
 )
-from jwt_wsgi.tokens import Verifier
+from jwt_wsgi.jose.verifier import Verifier
 
 from .helpers import NOW, SECRET, Clock, b64, make_token
 
@@ -367,7 +367,7 @@ def test_a_fetched_set_skips_members_that_are_not_objects(caplog: pytest.LogCapt
 
 def test_a_key_that_came_with_a_request_is_checked_like_a_configured_one() -> None:
     """prepare_public_jwk (DPoP proof keys): each refusal says why; nothing private passes."""
-    from jwt_wsgi.keys import prepare_public_jwk
+    from jwt_wsgi.jose.keys import prepare_public_jwk
 
     p256 = ec.generate_private_key(ec.SECP256R1())
     es256 = jwt.get_algorithm_by_name("ES256")

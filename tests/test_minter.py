@@ -10,8 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from jwt_wsgi import ConfigurationError, Minter, Provider, UnknownKey
+from jwt_wsgi.jose.verifier import Verifier
 from jwt_wsgi.minter import thumbprint
-from jwt_wsgi.tokens import Verifier
 
 from .helpers import NOW, SECRET, Clock
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from werkzeug.test import create_environ, run_wsgi_app
 
 from jwt_wsgi import InvalidToken, JWTMiddleware, Provider, Rule, UnsafePath
+from jwt_wsgi.jose.verifier import Verifier
 from jwt_wsgi.paths import canonical_path
-from jwt_wsgi.tokens import Verifier
 
 from .helpers import SECRET, Clock, b64, hs256_token, make_token
 from .test_paths import flask_admin_app, protect

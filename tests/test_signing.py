@@ -163,7 +163,7 @@ def test_a_store_whose_current_key_is_missing_is_refused(tmp_path: Path) -> None
 
 
 def test_secrets_are_not_generated(tmp_path: Path) -> None:
-    from jwt_wsgi.signing import generate_key
+    from jwt_wsgi.jose.signing import generate_key
 
     with pytest.raises(ConfigurationError, match="secrets"):
         generate_key("HS256")

@@ -21,7 +21,7 @@ from jwt_wsgi import (
     TokenTooLarge,
     UnsupportedToken,
 )
-from jwt_wsgi.tokens import Verifier
+from jwt_wsgi.jose.verifier import Verifier
 
 from .helpers import NOW, SECRET, Clock, b64, hs256_token, make_token
 
