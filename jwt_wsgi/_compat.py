@@ -26,7 +26,7 @@ DEPRECATED = {
 }
 
 
-class LegacyVerifier(Verifier):
+class LegacyVerifier(Verifier[Provider]):
     """``Verifier(keys, *, audience, issuer, leeway, require, typ, max_token_bytes, provider)``."""
 
     def __init__(

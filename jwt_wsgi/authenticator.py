@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from . import _checks
 from .bearer import B64TOKEN
+from .binding import DPoPMode
 from .cache import TokenCache
 from .certificates import ClientCertificates
 from .cookies import read_cookie
-from .dpop import DPoP, DPoPMode
+from .dpop import DPoP
 from .errors import (
     AuthError,
     CertificateMismatch,
@@ -151,7 +152,7 @@ class Authenticator:
             raise ConfigurationError("providers must hold at least one Provider, and only those")
         self.max_token_bytes = _checks.count(max_token_bytes, "max_token_bytes", minimum=1)
         self._clock = self.clock = _checks.function(clock, "clock", "() -> float")
-        self._verifiers: dict[str, Verifier] = {}
+        self._verifiers: dict[str, Verifier[Provider]] = {}
         for provider in providers:
             if provider.name in self._verifiers:
                 raise ConfigurationError(f"two providers are named {provider.name!r}")
@@ -159,7 +160,7 @@ class Authenticator:
                 provider, max_token_bytes=self.max_token_bytes, clock=clock
             )
         self._single = self._verifiers[providers[0].name] if len(providers) == 1 else None
-        self._by_issuer: dict[str, Verifier] = {}
+        self._by_issuer: dict[str, Verifier[Provider]] = {}
         if self._single is None:
             for provider in providers:
                 if provider.issuer is None or provider.issuer in self._by_issuer:
@@ -258,7 +259,7 @@ class Authenticator:
     def dpop_modes(self, providers: Collection[str] | None = None) -> frozenset[DPoPMode]:
         """The DPoP modes of these providers (by name; all by default)."""
         return frozenset(
-            verifier.dpop
+            verifier.provider.dpop
             for name, verifier in self._verifiers.items()
             if providers is None or name in providers
         )
@@ -455,7 +456,7 @@ class Authenticator:
         self.cache.put(token, verified)
         return self._accept(token, verified, environ, dpop, now, dpop_scheme)
 
-    def _choose_verifier(self, issuer: Any) -> Verifier:
+    def _choose_verifier(self, issuer: Any) -> Verifier[Provider]:
         """The provider a token's ``iss`` names (read unverified, trusted for nothing else)."""
         verifier = self._by_issuer.get(issuer) if isinstance(issuer, str) else None
         if verifier is None:

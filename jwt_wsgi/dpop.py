@@ -38,13 +38,14 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from jwt.algorithms import Algorithm
 
 from . import _checks
 from ._checks import Duration
+from .binding import DPOP_MODES, DPoPMode  # noqa: F401  (named here before 0.3)
 from .errors import (
     ConfigurationError,
     DPoPAlgorithmNotAllowed,
@@ -75,10 +76,6 @@ from .revocation import DenylistStore, MemoryRevocationStore
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
-
-#: Where DPoP applies: a provider's or a rule's ``dpop=``.
-DPoPMode = Literal["disabled", "allowed", "required"]
-DPOP_MODES: tuple[DPoPMode, ...] = ("disabled", "allowed", "required")
 
 #: The proof algorithms accepted unless configured otherwise: asymmetric only.
 DEFAULT_ALGORITHMS = ("ES256", "ES384", "Ed25519", "EdDSA", "PS256", "RS256")

@@ -23,7 +23,7 @@ from typing import Any, Literal, TypedDict
 
 from . import _checks
 from ._checks import Duration
-from .dpop import DPOP_MODES, DPoPMode
+from .binding import DPOP_MODES, DPoPMode
 from .errors import ConfigurationError
 from .jose.keys import KeyInput, KeyRing, KeySource, is_key_source, validate_algorithms
 from .jwks import RemoteKeySet

@@ -35,7 +35,7 @@ from werkzeug.routing import Rule as _WerkzeugRule
 
 from . import _checks
 from ._checks import Duration
-from .dpop import DPOP_MODES, DPoPMode
+from .binding import DPOP_MODES, DPoPMode
 from .errors import (
     AuthError,
     ClaimMismatch,

@@ -45,7 +45,8 @@ from jwt_wsgi import (
     TokenTooLarge,
     UnsupportedToken,
 )
-from jwt_wsgi.dpop import DPoPMode, access_token_hash, normalise_url
+from jwt_wsgi.binding import DPoPMode
+from jwt_wsgi.dpop import access_token_hash, normalise_url
 from jwt_wsgi.jose.signing import jwk_thumbprint, thumbprint
 from jwt_wsgi.metadata import protected_resource_metadata
 from jwt_wsgi.testing import DPoPKey, TokenClient

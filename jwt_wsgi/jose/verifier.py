@@ -1,6 +1,7 @@
 """Token verification: a strict parse, PyJWT's signature check, then the claims.
 
-:class:`Verifier` applies one :class:`~jwt_wsgi.providers.Provider`'s settings.
+:class:`Verifier` applies one issuer's settings (:class:`VerifierSettings`, which
+:class:`~jwt_wsgi.providers.Provider` is).
 It splits the work in two so that the verified-token cache can skip the
 expensive part:
 
@@ -29,7 +30,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ..errors import (
     DisallowedAlgorithm,
@@ -51,10 +52,45 @@ from .compact import token_kind
 from .encoding import b64decode, copy_json, parse_json_object
 
 if TYPE_CHECKING:
-    from ..providers import Provider
+    from collections.abc import Collection
+
     from .keys import KeyRing, KeySource
 
 _NUMERIC_DATES = ("exp", "nbf", "iat")
+
+
+class VerifierSettings(Protocol):
+    """What a :class:`Verifier` reads from one issuer's settings, once, at construction.
+
+    :class:`~jwt_wsgi.providers.Provider` is the implementation; the core
+    names only what it reads, so that it imports nothing above it.
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def keys(self) -> KeySource: ...
+    @property
+    def algorithms(self) -> Collection[str]: ...
+    @property
+    def leeway(self) -> float: ...
+    @property
+    def issuer(self) -> str | None: ...
+    @property
+    def audience(self) -> frozenset[str]: ...
+    @property
+    def typ(self) -> frozenset[str] | None: ...
+    @property
+    def require(self) -> Collection[str]: ...
+    @property
+    def mtls(self) -> str | None: ...
+    @property
+    def dpop(self) -> str: ...
+    @property
+    def allow_numeric_sub(self) -> bool: ...
+
+
+Settings = TypeVar("Settings", bound=VerifierSettings)
 
 
 @dataclass(slots=True)
@@ -78,7 +114,7 @@ class Verified:
     header: dict[str, Any]
     claims: dict[str, Any]
     kid: str | None
-    verifier: Verifier
+    verifier: Verifier[Any]
     ring: KeyRing
     valid_from: float
     valid_until: float
@@ -148,10 +184,11 @@ _NUMBER_TYPES = (int, float)
 CheckedHeader = tuple[dict[str, Any], str, str | None, bool]
 
 
-class Verifier:
-    """Verifies tokens against one provider's settings.
+class Verifier(Generic[Settings]):
+    """Verifies tokens against one issuer's settings.
 
-    :param provider: the settings (:class:`~jwt_wsgi.providers.Provider`).
+    :param provider: the settings (a :class:`~jwt_wsgi.providers.Provider`),
+        kept as :attr:`provider` for the layers above.
     :param max_token_bytes: longer tokens are refused before any parsing.
     :param clock: returns the current Unix time, for :meth:`verify`.
     """
@@ -162,7 +199,7 @@ class Verifier:
 
     def __init__(
         self,
-        provider: Provider,
+        provider: Settings,
         *,
         max_token_bytes: int = 8192,
         clock: Callable[[], float] = time.time,
