@@ -15,6 +15,7 @@ from typing import Any
 from .authenticator import Authenticated, Authenticator, AuthenticatorOptions
 from .cookies import Cookies
 from .dpop import DPoP, DPoPNonces
+from .endpoints import LogoutEndpoint, RefreshEndpoint, jwks_app
 from .errors import (
     AmbiguousCredentials,
     AuthError,
@@ -83,7 +84,7 @@ from .errors import (
 )
 from .jose.keys import KeyInput, KeyRing, KeySource
 from .jose.signing import SigningKey
-from .jwks import RemoteKeySet, jwks_app
+from .jwks import RemoteKeySet
 from .keystores import FileKeyStore, MemoryKeyStore, RedisKeyStore
 from .middleware import JWTMiddleware, get_claims
 from .minter import Minter, TokenPair
@@ -95,7 +96,6 @@ from .revocation import (
     RevocationStore,
 )
 from .rules import Policy, Rule
-from .session import LogoutEndpoint, RefreshEndpoint
 from .sources import TokenSources
 
 __version__ = "0.2.0"
@@ -208,7 +208,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """Names from before 0.2, still importable with a :class:`DeprecationWarning`."""
     if name in ("Verifier", "Verified"):
-        from ._compat import DEPRECATED, LEGACY
+        from ._legacy import DEPRECATED, LEGACY
 
         warnings.warn(
             f"jwt_wsgi.{name} is deprecated: {DEPRECATED[name]}", DeprecationWarning, stacklevel=2

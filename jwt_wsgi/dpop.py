@@ -45,7 +45,7 @@ from jwt.algorithms import Algorithm
 
 from . import _checks
 from ._checks import Duration
-from .binding import DPOP_MODES, DPoPMode  # noqa: F401  (named here before 0.3)
+from ._compat import moved
 from .errors import (
     ConfigurationError,
     DPoPAlgorithmNotAllowed,
@@ -457,3 +457,7 @@ def _check_base_url(url: str) -> str:
             f"base_url must be an http(s) URL without query or fragment, not {url!r}"
         )
     return normal.rstrip("/")
+
+
+# The mode literal moved to jwt_wsgi.binding in 0.3, where settings can name it.
+__getattr__ = moved("jwt_wsgi.dpop", {"jwt_wsgi.binding": ("DPoPMode", "DPOP_MODES")})

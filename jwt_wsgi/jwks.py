@@ -46,33 +46,30 @@ and owns the fetching policy:
 Lifetimes are measured on ``time.monotonic`` by default, so a wall-clock jump
 neither expires a set early nor keeps it past its time.
 
-:func:`jwks_app` serves a :class:`~jwt_wsgi.minter.Minter`'s public keys at
+:func:`~jwt_wsgi.endpoints.jwks_app` serves a :class:`~jwt_wsgi.minter.Minter`'s public keys at
 ``/.well-known/jwks.json`` so that one service mints and others verify by URL.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _checks
+from ._compat import moved
 from ._http import FetchError, get_json
-from .errors import ConfigurationError, KeyStoreUnavailable, KeysUnavailable, ServiceUnavailable
+from .errors import ConfigurationError, KeysUnavailable
 from .jose.keys import KeyRing, validate_algorithms
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
-
     from ._checks import Duration
-    from .minter import Minter
 
-__all__ = ["KeysUnavailable", "RemoteKeySet", "jwks_app"]
+__all__ = ["KeysUnavailable", "RemoteKeySet"]
 
 logger = logging.getLogger("jwt_wsgi")
 
@@ -357,38 +354,5 @@ class RemoteKeySet:
         )
 
 
-def jwks_app(
-    minter: Minter, *, path: str = "/.well-known/jwks.json", max_age: int = 300
-) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
-    """A WSGI app serving ``minter.jwks()`` at ``path`` (404 elsewhere).
-
-    The set is rendered per request so a rotation shows at once; caches may
-    keep it ``max_age`` seconds, so keep a retired key published at least that
-    long after its last token expires. When the minter's key store cannot be
-    read (and holds no keys read before), the answer is a JSON 503 with
-    ``Retry-After``, never a 500.
-    """
-
-    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        method = environ.get("REQUEST_METHOD")
-        if environ.get("PATH_INFO") != path or method not in ("GET", "HEAD"):
-            start_response("404 Not Found", [("Content-Type", "application/json")])
-            return [b'{"error": "not_found"}']
-        try:
-            document = minter.jwks()
-        except Exception as exc:
-            if not isinstance(exc, KeyStoreUnavailable):
-                logger.exception("rendering the JWK Set failed")
-            return ServiceUnavailable("the signing keys are unavailable")(environ, start_response)
-        body = json.dumps(document).encode()
-        start_response(
-            "200 OK",
-            [
-                ("Content-Type", "application/jwk-set+json"),
-                ("Content-Length", str(len(body))),
-                ("Cache-Control", f"public, max-age={max_age}"),
-            ],
-        )
-        return [b""] if method == "HEAD" else [body]
-
-    return app
+# jwks_app moved to jwt_wsgi.endpoints in 0.3, beside the other endpoints a minter serves.
+__getattr__ = moved("jwt_wsgi.jwks", {"jwt_wsgi.endpoints": ("jwks_app",)})

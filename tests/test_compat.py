@@ -28,6 +28,10 @@ MOVED = [
     ("jwt_wsgi.signing", "MemoryKeyStore", "jwt_wsgi.keystores"),
     ("jwt_wsgi.signing", "SigningKey", "jwt_wsgi.jose.signing"),
     ("jwt_wsgi.signing", "jwk_thumbprint", "jwt_wsgi.jose.signing"),
+    ("jwt_wsgi.session", "RefreshEndpoint", "jwt_wsgi.endpoints"),
+    ("jwt_wsgi.session", "LogoutEndpoint", "jwt_wsgi.endpoints"),
+    ("jwt_wsgi.jwks", "jwks_app", "jwt_wsgi.endpoints"),
+    ("jwt_wsgi.dpop", "DPoPMode", "jwt_wsgi.binding"),
 ]
 
 
