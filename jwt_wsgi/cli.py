@@ -25,10 +25,8 @@ Exit codes: ``0`` success; ``1`` the token was refused or cannot be read;
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
-import re
 import secrets
 import sys
 import time
@@ -37,19 +35,39 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn, TextIO
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from . import audit
 from .authenticator import Authenticator
-from .config import parse_duration
+from .dpop import make_proof
 from .errors import AuthError, ConfigurationError, KeysUnavailable
-from .jose.encoding import b64decode, b64encode, parse_json_object
-from .jose.keys import _EC_CURVES, _JWK_LOADERS, ALGORITHM_KEY_TYPES, algorithm_object
-from .jose.signing import generate_key, key_family, new_key, public_jwk, signing_key, thumbprint
+from .jose.compact import read_unverified
+from .jose.encoding import b64decode, b64encode
+from .jose.keys import (
+    ALGORITHM_KEY_TYPES,
+    algorithm_object,
+    jwk_algorithm,
+    key_from_file,
+    load_verifying_key,
+    public_members,
+)
+from .jose.signing import (
+    generate_key,
+    jwk_thumbprint,
+    key_family,
+    new_key,
+    public_jwk,
+    signing_key,
+    thumbprint,
+)
+from .middleware import JWTMiddleware
 from .minter import Minter
+from .settings import import_object, parse_duration
 
 #: Exit codes, documented above.
 OK, REFUSED, USAGE = 0, 1, 2
 
-_BASE64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 _TIME_CLAIMS = ("iat", "nbf", "exp", "auth_time")
 
 
@@ -104,8 +122,6 @@ def keygen(args: argparse.Namespace, out: TextIO) -> int:
         private.pop("key_ops", None)
     private.update(use="sig", alg=algorithm, kid=kid)
     if args.format == "pem":
-        from cryptography.hazmat.primitives import serialization
-
         data = prepared.key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -173,11 +189,6 @@ def mint(args: argparse.Namespace, out: TextIO) -> int:
 
 def proof(args: argparse.Namespace, out: TextIO) -> int:
     """Print a DPoP proof for ``METHOD URL`` signed with ``--key`` (and ``ath`` for ``--token``)."""
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    from .dpop import make_proof
-    from .jose.signing import jwk_thumbprint
-
     key, algorithm, _ = _signing_key_file(args.key, args.alg)
     if ALGORITHM_KEY_TYPES[algorithm] == "oct":
         raise _Failure("a DPoP proof is signed with a private key, not an HMAC secret")
@@ -195,48 +206,37 @@ def proof(args: argparse.Namespace, out: TextIO) -> int:
 
 def _signing_key_file(path: str, algorithm: str | None) -> tuple[Any, str, str | None]:
     """A key file's key (in a form :class:`Minter` takes), its algorithm and its JWK ``kid``."""
-    data = _read(path)
-    if data.lstrip().startswith(b"{"):
-        jwk = _json_object(data, path)
-        if "keys" in jwk:
+    material = _key_file(path)
+    if isinstance(material, dict):
+        if "keys" in material:
             raise _Failure(f"{path} is a key set; give one key")
-        algorithm = algorithm or jwk.get("alg") or _jwk_algorithm(jwk, path)
-        kid = jwk.get("kid") if isinstance(jwk.get("kid"), str) else None
-        if jwk.get("kty") == "oct":
-            return _unb64(jwk.get("k"), path), algorithm, kid
+        algorithm = algorithm or material.get("alg") or _jwk_algorithm(material, path)
+        kid = material.get("kid") if isinstance(material.get("kid"), str) else None
+        if material.get("kty") == "oct":
+            return _secret(material.get("k"), path), algorithm, kid
         try:
-            return algorithm_object(algorithm).from_jwk(dict(jwk)), algorithm, kid
+            return algorithm_object(algorithm).from_jwk(dict(material)), algorithm, kid
         except (jwt.PyJWTError, KeyError, ValueError) as exc:
             raise _Failure(f"{path} holds no usable key: {exc}") from None
-    if not data.lstrip().startswith(b"-----BEGIN"):
+    if not isinstance(material, bytes) or not material.lstrip().startswith(b"-----BEGIN"):
         raise _Failure(f"{path} is neither a JWK nor a PEM key")
     if algorithm is None:
-        from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
         try:
-            private = load_pem_private_key(data, password=None)
+            private = load_pem_private_key(material, password=None)
         except (ValueError, TypeError) as exc:
             raise _Failure(f"{path} holds no unencrypted private key: {exc}") from None
         algorithm = _jwk_algorithm(
             jwt.get_algorithm_by_name(key_family(private)).to_jwk(private, as_dict=True), path
         )
-    return data, algorithm, None
+    return material, algorithm, None
 
 
 def _pem_public_jwk(data: bytes, path: str) -> dict[str, Any]:
     """The public JWK of a PEM private or public key, ``kid`` its thumbprint."""
-    from cryptography.hazmat.primitives.serialization import (
-        load_pem_private_key,
-        load_pem_public_key,
-    )
-
     try:
-        key: Any = load_pem_private_key(data, password=None).public_key()
-    except (ValueError, TypeError):
-        try:
-            key = load_pem_public_key(data)
-        except (ValueError, TypeError):
-            raise _Failure(f"{path} holds no PEM key (or an encrypted one)") from None
+        key = load_verifying_key(data)
+    except ConfigurationError:
+        raise _Failure(f"{path} holds no PEM key (or an encrypted one)") from None
     jwk = public_jwk(key, key_family(key), thumbprint(key))
     jwk["alg"] = _jwk_algorithm(jwk, path)  # the family's, made exact (ES384, ...)
     return jwk
@@ -244,8 +244,7 @@ def _pem_public_jwk(data: bytes, path: str) -> dict[str, Any]:
 
 def _jwk_algorithm(jwk: dict[str, Any], path: str) -> str:
     """The usual algorithm of a JWK without ``alg``, as the key ring picks it."""
-    kty = jwk.get("kty")
-    algorithm = _EC_CURVES.get(jwk.get("crv", "")) if kty == "EC" else _JWK_LOADERS.get(kty or "")
+    algorithm = jwk_algorithm(jwk)
     if algorithm is None:
         raise _Failure(f"{path}: cannot tell the algorithm of this key; pass --alg")
     return algorithm
@@ -374,23 +373,14 @@ def _refused(error: AuthError, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _verifying_key_file(path: str) -> Any:
-    """A key file's content as ``key=`` takes it: a public JWK (Set) mapping, or PEM."""
-    data = _read(path)
-    if not data.lstrip().startswith(b"{"):
-        return data
-    jwk = _json_object(data, path)
-    if "keys" in jwk:
-        members = jwk["keys"] if isinstance(jwk["keys"], list) else []
-        return {"keys": [_public_jwk(m) if isinstance(m, dict) else m for m in members]}
-    return _public_jwk(jwk)
-
-
-def _public_jwk(jwk: dict[str, Any]) -> dict[str, Any]:
-    """A JWK without its private members; an HMAC secret (``oct``) is returned whole."""
-    if jwk.get("kty") == "oct":
-        return jwk
-    private = {"d", "p", "q", "dp", "dq", "qi", "oth"}
-    return {name: value for name, value in jwk.items() if name not in private}
+    """A key file's content as ``key=`` takes it, private JWK members dropped."""
+    material = _key_file(path)
+    if not isinstance(material, dict):
+        return material
+    if "keys" in material:
+        members = material["keys"] if isinstance(material["keys"], list) else []
+        return {"keys": [public_members(m) if isinstance(m, dict) else m for m in members]}
+    return public_members(material)
 
 
 # jwks
@@ -400,15 +390,16 @@ def jwks(args: argparse.Namespace, out: TextIO) -> int:
     """Print the public JWK Set of the given private or public key files."""
     members = []
     for path in args.files:
-        data = _read(path)
-        if data.lstrip().startswith(b"{"):
-            jwk = _json_object(data, path)
-            for member in jwk.get("keys", [jwk]):
+        material = _key_file(path)
+        if isinstance(material, dict):
+            for member in material.get("keys", [material]):
                 if member.get("kty") == "oct":
                     raise _Failure(f"{path}: an HMAC secret has no public form")
-                members.append(_public_jwk(member))
-            continue
-        members.append(_pem_public_jwk(data, path))
+                members.append(public_members(member))
+        elif isinstance(material, bytes) and material.lstrip().startswith(b"-----BEGIN"):
+            members.append(_pem_public_jwk(material, path))
+        else:
+            raise _Failure(f"{path} is neither a JWK nor a PEM key")
     print(json.dumps({"keys": members}, indent=None if args.json else 2), file=out)
     return OK
 
@@ -418,10 +409,8 @@ def jwks(args: argparse.Namespace, out: TextIO) -> int:
 
 def routes(args: argparse.Namespace, out: TextIO) -> int:
     """Every route of the app and method, with its protection; fail on the flags named."""
-    from .audit import audit_routes, find_routes
-
     app, middleware = _load_app(args.app)
-    reports, unused = audit_routes(middleware, find_routes(app))
+    reports, unused = audit.audit_routes(middleware, audit.find_routes(app))
     findings = sum(1 for r in reports if set(args.fail_on) & set(r.flags))
     if "unused-rule" in args.fail_on:
         findings += len(unused)
@@ -452,11 +441,9 @@ def routes(args: argparse.Namespace, out: TextIO) -> int:
 
 def explain(args: argparse.Namespace, out: TextIO) -> int:
     """Replay the middleware's decision for a token, method and path."""
-    from .audit import explain as replay
-
     _, middleware = _load_app(args.app)
     token = None if args.token in ("", "none") else _token(args)
-    decision = replay(middleware, token, args.method, args.path)
+    decision = audit.explain(middleware, token, args.method, args.path)
     if args.json:
         _emit(out, ok=decision.reason is None, **vars(decision))
     elif decision.reason is None:
@@ -470,8 +457,6 @@ def explain(args: argparse.Namespace, out: TextIO) -> int:
 
 def _load_app(target: str) -> tuple[Any, Any]:
     """The object ``module:attribute`` names, and the :class:`JWTMiddleware` in it."""
-    from .config import import_object
-    from .middleware import JWTMiddleware
 
     sys.path.insert(0, os.getcwd())  # the project the command runs in
     try:
@@ -496,15 +481,10 @@ def _emit(out: TextIO, **fields: Any) -> None:
 
 def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and claims, parsed as strictly as the middleware does, not verified."""
-    segments = token.split(".")
-    if len(segments) != 3:
-        raise _Failure("not a JWT: a compact JWS has three dot-separated parts", REFUSED)
     try:
-        header = parse_json_object(b64decode(segments[0]), "header")
-        claims = parse_json_object(b64decode(segments[1]), "claim set")
+        return read_unverified(token, len(token))
     except AuthError as error:
         raise _Failure(f"not a JWT: {error.description}", REFUSED) from None
-    return header, claims
 
 
 def _token(args: argparse.Namespace) -> str:
@@ -529,21 +509,22 @@ def _read(path: str) -> bytes:
         raise _Failure(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _json_object(data: bytes, path: str) -> dict[str, Any]:
-    """The JSON object in a file that starts with ``{``."""
+def _key_file(path: str) -> Any:
+    """A key file's content (see :func:`~jwt_wsgi.jose.keys.key_from_file`)."""
     try:
-        value: dict[str, Any] = json.loads(data)
-    except ValueError:
-        raise _Failure(f"{path} is not valid JSON") from None
-    return value
+        return key_from_file(_read(path), path)
+    except ConfigurationError as exc:
+        raise _Failure(str(exc)) from None
 
 
-def _unb64(text: Any, path: str) -> bytes:
+def _secret(text: Any, path: str) -> bytes:
+    """An ``oct`` JWK's secret, its ``k`` decoded as strictly as a token segment."""
     if not isinstance(text, str) or not text:
         raise _Failure(f"{path}: an oct JWK needs a k member")
-    if not _BASE64URL.match(text):
-        raise _Failure(f"{path}: k is not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    try:
+        return b64decode(text)
+    except AuthError:
+        raise _Failure(f"{path}: k is not base64url") from None
 
 
 def _algorithm(text: str) -> str:

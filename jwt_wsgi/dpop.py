@@ -63,6 +63,7 @@ from .errors import (
     ReplayCheckFailed,
     RevocationUnavailable,
 )
+from .jose.compact import split_jws
 from .jose.encoding import b64decode, b64encode, parse_json_object
 from .jose.keys import (
     ALGORITHM_KEY_TYPES,
@@ -356,10 +357,10 @@ class DPoP:
             # Two DPoP headers arrive joined by a comma, which no JWS contains.
             raise MalformedDPoPProof("the request must carry exactly one DPoP proof")
         proof = value.strip()
-        segments = proof.split(".")
-        if len(segments) != 3:
-            raise MalformedDPoPProof("the DPoP proof is not a compact JWS")
-        header_b64, payload_b64, signature_b64 = segments
+        try:
+            header_b64, payload_b64, signature_b64 = split_jws(proof, self.max_proof_bytes)
+        except MalformedToken:
+            raise MalformedDPoPProof("the DPoP proof is not a compact JWS") from None
         key = self._keys.get(header_b64)
         if key is None:
             key = self._proof_key(header_b64)

@@ -47,6 +47,7 @@ Security notes: everything is protected unless a rule says otherwise
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -67,6 +68,7 @@ from .errors import (
 from .jose.keys import KeyInput
 from .metrics import Metrics
 from .rules import Auth, Policy, Rule, RuleMap
+from .settings import configured, configured_from_env
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -346,10 +348,8 @@ class JWTMiddleware:
     def from_config(
         cls, app: WSGIApplication, settings: Mapping[str, str], *, source: str = "configuration"
     ) -> JWTMiddleware:
-        """Build from string settings, an ``.ini`` section say (see :mod:`jwt_wsgi.config`)."""
-        from .config import from_config
-
-        return from_config(app, settings, source=source)
+        """Build from string settings (as :func:`~jwt_wsgi.config.from_config`)."""
+        return configured(functools.partial(cls, app), settings, source=source)
 
     @classmethod
     def from_env(
@@ -358,10 +358,8 @@ class JWTMiddleware:
         prefix: str = "JWT_WSGI_",
         environ: Mapping[str, str] | None = None,
     ) -> JWTMiddleware:
-        """Build from ``JWT_WSGI_*`` environment variables (see :mod:`jwt_wsgi.config`)."""
-        from .config import from_env
-
-        return from_env(app, prefix, environ)
+        """Build from ``JWT_WSGI_*`` environment variables (:func:`jwt_wsgi.config.from_env`)."""
+        return configured_from_env(functools.partial(cls, app), prefix, environ)
 
     def metrics(self) -> Metrics:
         """What this middleware has decided so far, and what its dependencies did.

@@ -224,7 +224,7 @@ def test_inspect_reads_without_verifying(capsys: pytest.CaptureFixture[str]) -> 
 @pytest.mark.parametrize(
     ("token", "message"),
     [
-        ("not-a-token", "three dot-separated parts"),
+        ("not-a-token", "not a compact JWS"),
         ("a.b.c", "not valid"),
         ("e30.W10.c2ln", "not a JSON object"),
         ("", "no token given"),
@@ -311,7 +311,7 @@ def test_json_errors_are_json_too(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "inspect", "nope", "--json")
     assert code == REFUSED and json.loads(out) == {
         "ok": False,
-        "error": "not a JWT: a compact JWS has three dot-separated parts",
+        "error": "not a JWT: the token is not a compact JWS",
     }
 
 

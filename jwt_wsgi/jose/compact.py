@@ -1,7 +1,10 @@
-"""Reading a compact JWS before it is verified: its claims, its id, its kind.
+"""The compact JWS: split once, the same way for tokens, DPoP proofs and ``inspect``.
 
-Only to choose how to verify it (which provider, which denylist entries),
-never trusted on their own; the parse is the verifier's, as strict.
+:func:`split_jws` is the one place a compact serialization is taken apart,
+its length checked first. The rest reads a token *before* it is verified:
+its claims, its id, its kind, only to choose how to verify it (which
+provider, which denylist entries), never trusted on their own; the parse is
+the verifier's, as strict.
 """
 
 from __future__ import annotations
@@ -9,8 +12,37 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from ..errors import MalformedToken, TokenTooLarge
+from ..errors import MalformedToken, TokenTooLarge, UnsupportedToken
 from .encoding import b64decode, parse_json_object
+
+
+def check_length(token: str, max_bytes: int) -> None:
+    """Refuse a token longer than ``max_bytes`` before any work is spent on it."""
+    if len(token) > max_bytes:
+        raise TokenTooLarge()
+
+
+def split_jws(token: str, max_bytes: int) -> tuple[str, str, str]:
+    """A compact JWS's three base64url segments: header, payload, signature.
+
+    Raises :class:`~jwt_wsgi.errors.TokenTooLarge` past ``max_bytes``,
+    :class:`~jwt_wsgi.errors.UnsupportedToken` for a JWE (five segments),
+    :class:`~jwt_wsgi.errors.MalformedToken` for anything else not three.
+    """
+    check_length(token, max_bytes)
+    segments = token.split(".")
+    if len(segments) == 3:
+        return segments[0], segments[1], segments[2]
+    if len(segments) == 5:
+        raise UnsupportedToken("encrypted tokens (JWE) are not accepted")
+    raise MalformedToken("the token is not a compact JWS")
+
+
+def read_unverified(token: str, max_bytes: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A token's header and claims, parsed as strictly as a verified one, *not* verified."""
+    header_b64, payload_b64, _ = split_jws(token, max_bytes)
+    header = parse_json_object(b64decode(header_b64), "header")
+    return header, parse_json_object(b64decode(payload_b64), "claim set")
 
 
 def peek_claim(token: str, name: str, max_bytes: int) -> Any:
@@ -24,12 +56,7 @@ def peek_claims(token: str, max_bytes: int) -> dict[str, Any]:
     Parsed as strictly as a verified token; the values are only used to pick
     the keys the token is then verified with, never trusted on their own.
     """
-    if len(token) > max_bytes:
-        raise TokenTooLarge()
-    segments = token.split(".")
-    if len(segments) != 3:
-        raise MalformedToken("the token is not a compact JWS")
-    return parse_json_object(b64decode(segments[1]), "claim set")
+    return parse_json_object(b64decode(split_jws(token, max_bytes)[1]), "claim set")
 
 
 def token_id(token: str, claims: dict[str, Any] | None = None) -> str:

@@ -35,6 +35,7 @@ bad key cannot take the good ones down.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -132,6 +133,50 @@ RSA_MIN_BITS = 2048
 # knows no Ed448 and differs between versions.
 _JWK_LOADERS = {"RSA": "RS256", "OKP": "EdDSA", "oct": "HS256"}
 _EC_CURVES = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
+#: JWK members that only a private or secret key has (RFC 7518 section 6).
+_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+
+
+def jwk_algorithm(member: Mapping[str, Any]) -> str | None:
+    """The algorithm a JWK without ``alg`` is taken for, from ``kty`` and ``crv``; ``None`` if
+    neither is supported. Its PyJWT algorithm object is the one that loads the JWK."""
+    kty, crv = member.get("kty"), member.get("crv")
+    if kty == "EC":
+        return _EC_CURVES.get(crv) if isinstance(crv, str) else None
+    return _JWK_LOADERS.get(kty) if isinstance(kty, str) else None
+
+
+def key_from_file(data: bytes, name: str) -> KeyInput:
+    """What a key file holds, in the form ``key=`` takes: the one reading of key files.
+
+    A file starting with ``{`` is a JWK or a JWK Set (a mapping), one starting
+    with ``-----BEGIN`` is PEM (the bytes); anything else is a raw secret,
+    without the trailing newline an editor adds. ``name`` (the path) starts
+    the error message.
+    """
+    stripped = data.lstrip()
+    if stripped.startswith(b"{"):
+        try:
+            value = json.loads(data)
+        except ValueError:
+            raise ConfigurationError(f"{name} is not valid JSON") from None
+        if not isinstance(value, dict):
+            raise ConfigurationError(f"{name} is not a JSON object")
+        return value
+    if stripped.startswith(b"-----BEGIN"):
+        return data
+    return data.rstrip(b"\r\n")
+
+
+def public_members(member: Mapping[str, Any]) -> dict[str, Any]:
+    """A JWK without what only its private half holds (RFC 7518 section 6).
+
+    An HMAC key (``oct``) has no public half: its secret is what verifies, so
+    it is returned whole.
+    """
+    if member.get("kty") == "oct":
+        return dict(member)
+    return {name: value for name, value in member.items() if name not in _PRIVATE_MEMBERS}
 
 
 @dataclass(frozen=True)
@@ -414,7 +459,7 @@ def _expand(key: KeyInput, skip_unusable: bool, skipped: list[str]) -> tuple[lis
         return _from_jwk(key, "#0", False, skipped), False
     if is_key_source(key):
         raise ConfigurationError("a key source cannot be nested inside a list of keys")
-    return [_Entry("the key", None, _load(key), None)], False
+    return [_Entry("the key", None, load_verifying_key(key), None)], False
 
 
 def _from_jwk_set(data: Mapping[str, Any], skip_unusable: bool, skipped: list[str]) -> list[_Entry]:
@@ -457,10 +502,6 @@ def _from_jwk(
         return []
     alg = member.get("alg")
     return [_Entry(label, kid, raw, alg)]
-
-
-#: JWK members that only a private or secret key has (RFC 7518 section 6).
-_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 
 
 def prepare_public_jwk(member: Mapping[str, Any], algorithm: str) -> Any:
@@ -507,12 +548,9 @@ def _not_for_verifying(member: Mapping[str, Any]) -> str | None:
 
 def _load_jwk(member: Mapping[str, Any]) -> Any:
     """The ``cryptography`` key (or secret bytes) of one JWK, through PyJWT's loaders."""
-    kty, crv = member.get("kty"), member.get("crv")
-    if kty == "EC":
-        loader = _EC_CURVES.get(crv) if isinstance(crv, str) else None
-    else:
-        loader = _JWK_LOADERS.get(kty) if isinstance(kty, str) else None
+    loader = jwk_algorithm(member)
     if loader is None:
+        kty, crv = member.get("kty"), member.get("crv")
         what = f"curve {crv!r}" if kty == "EC" else f"key type {kty!r}"
         raise ConfigurationError(f"its {what} is not supported")
     try:
@@ -559,8 +597,12 @@ def pem_text(data: bytes) -> bytes:
     return data
 
 
-def _load(key: Any) -> Any:
-    """A public key object or HMAC secret bytes from a string, bytes or key object."""
+def load_verifying_key(key: Any) -> Any:
+    """A public key object or HMAC secret bytes from a string, bytes or key object.
+
+    PEM (a public or private key, a certificate), an OpenSSH public key, DER,
+    or else HMAC secret bytes: the one reading of key material for verifying.
+    """
     if isinstance(key, str):
         key = key.encode("utf-8")
     if isinstance(key, bytes):

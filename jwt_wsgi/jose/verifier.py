@@ -44,11 +44,10 @@ from ..errors import (
     IssuedInFuture,
     MalformedToken,
     MissingClaim,
-    TokenTooLarge,
     UnknownKey,
     UnsupportedToken,
 )
-from .compact import token_kind
+from .compact import split_jws, token_kind
 from .encoding import b64decode, copy_json, parse_json_object
 
 if TYPE_CHECKING:
@@ -250,14 +249,7 @@ class Verifier(Generic[Settings]):
         the ring it came from. A header seen on a token that verified is
         remembered with its checks' result, so most tokens skip that part.
         """
-        if len(token) > self.max_token_bytes:
-            raise TokenTooLarge()
-        dots = token.count(".")
-        if dots == 4:
-            raise UnsupportedToken("encrypted tokens (JWE) are not accepted")
-        if dots != 2:
-            raise MalformedToken("the token is not a compact JWS")
-        header_b64, payload_b64, signature_b64 = token.split(".")
+        header_b64, payload_b64, signature_b64 = split_jws(token, self.max_token_bytes)
         # An empty payload is a valid JWS (RFC 7515); it is never a claim set,
         # which the JWT layer refuses. An empty signature is checked after the
         # header, so that an "alg": "none" token is named for what it is.
