@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The other CPythons to test on (3.11 is $(PYTHON)); pyenv keeps them here.
 MATRIX ?= $(sort $(wildcard $(HOME)/.pyenv/versions/3.1[2-9].*/bin/python3))
 
-.PHONY: demo test test-fast lint test-min test-matrix wheel docs bench bench-http drill fuzz clean
+.PHONY: demo test test-fast lint imports test-min test-matrix wheel docs bench bench-http drill fuzz clean
 
 # The package in development mode and every tool (PEP 735 groups, so none of
 # them is published with the package). pip 25.1 or newer reads the groups.
@@ -32,6 +32,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check jwt_wsgi tests examples
 	$(BIN)/mypy --strict jwt_wsgi
 	$(BIN)/mypy --strict tests examples
+	$(BIN)/lint-imports --no-cache
+
+## imports: the package's import graph, its cycles and private cross-module imports (none)
+imports: $(STAMP)
+	$(BIN)/python -m tests.import_graph
 
 ## test: lint, then the whole suite with branch coverage (benchmarks run once, untimed)
 test: lint $(OIDC)

@@ -24,17 +24,15 @@ from werkzeug.wrappers import Request, Response
 
 from jwt_wsgi import (
     DPoP,
-    DPoPNonceRequired,
     DPoPNonces,
-    InvalidDPoPProof,
     JWTMiddleware,
-    KeyStoreUnavailable,
     MemoryRevocationStore,
     Minter,
     Rule,
     ServiceUnavailable,
     get_claims,
 )
+from jwt_wsgi.errors import DPoPNonceRequired, InvalidDPoPProof, KeyStoreUnavailable
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication

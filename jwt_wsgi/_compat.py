@@ -12,22 +12,31 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
-def moved(old: str, homes: Mapping[str, Sequence[str]]) -> Callable[[str], Any]:
+def moved(
+    old: str, homes: Mapping[str, Sequence[str]], *, stacklevel: int = 2
+) -> Callable[[str], Any]:
     """A module ``__getattr__`` for a module whose names moved: ``{new module: names}``.
 
-    ``from jwt_wsgi.tokens import Verifier`` keeps working for a release, with
-    a :class:`DeprecationWarning` naming the module to import from instead.
+    A name given as ``"Old=New"`` was renamed as well; ``stacklevel`` is one
+    more when another ``__getattr__`` calls this one. ``from jwt_wsgi.tokens
+    import Verifier`` keeps working for a release, with a
+    :class:`DeprecationWarning` naming what to import instead.
     """
-    home_of = {name: module for module, names in homes.items() for name in names}
+    home_of: dict[str, tuple[str, str]] = {}
+    for module, names in homes.items():
+        for entry in names:
+            name, _, new_name = entry.partition("=")
+            home_of[name] = (module, new_name or name)
 
     def __getattr__(name: str) -> Any:
         if name not in home_of:
             raise AttributeError(f"module {old!r} has no attribute {name!r}")
+        module, new_name = home_of[name]
         warnings.warn(
-            f"{old}.{name} moved: import it from {home_of[name]}",
+            f"{old}.{name} moved: import {new_name} from {module}",
             DeprecationWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
-        return getattr(importlib.import_module(home_of[name]), name)
+        return getattr(importlib.import_module(module), new_name)
 
     return __getattr__

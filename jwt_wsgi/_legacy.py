@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 
 from ._checks import Duration
 from .jose.keys import KeySource
-from .jose.verifier import Verified, Verifier
+from .jose.verifier import TokenVerifier, VerifiedToken
 from .providers import Provider
 
 DEPRECATED = {
@@ -23,7 +23,7 @@ DEPRECATED = {
 }
 
 
-class LegacyVerifier(Verifier[Provider]):
+class LegacyVerifier(TokenVerifier[Provider]):
     """``Verifier(keys, *, audience, issuer, leeway, require, typ, max_token_bytes, provider)``."""
 
     def __init__(
@@ -51,4 +51,4 @@ class LegacyVerifier(Verifier[Provider]):
         super().__init__(settings, max_token_bytes=max_token_bytes)
 
 
-LEGACY = {"Verifier": LegacyVerifier, "Verified": Verified}
+LEGACY = {"Verifier": LegacyVerifier, "Verified": VerifiedToken}

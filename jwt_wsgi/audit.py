@@ -29,12 +29,12 @@ from werkzeug.routing import Map
 from werkzeug.test import EnvironBuilder
 
 from .errors import AuthError, ConfigurationError
+from .middleware import JWTMiddleware
 from .rules import RuleMap
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-    from .middleware import JWTMiddleware
     from .rules import Rule
 
 __all__ = ["Decision", "Route", "RouteReport", "audit_routes", "explain", "find_routes"]
@@ -174,8 +174,6 @@ def find_routes(app: Any) -> list[Route]:
     """The routes of ``app``: a Flask or Bottle app, a Werkzeug ``Map``, Django's
     ``WSGIHandler`` (its URLconf), a Pyramid ``Router``, or a
     :class:`~jwt_wsgi.JWTMiddleware` in front of one of them."""
-    from .middleware import JWTMiddleware
-
     if isinstance(app, JWTMiddleware):
         return find_routes(app.app)
     if inspect.ismethod(app):  # Flask's own wsgi_app, wrapped by the middleware
@@ -211,6 +209,7 @@ def _werkzeug_routes(url_map: Map) -> Iterator[Route]:
 
 
 def _django_routes(urlconf: str | None = None) -> Iterator[Route]:
+    # Django is optional: imported only for a Django app.
     from django.urls import URLPattern, URLResolver, get_resolver
 
     def walk(patterns: Sequence[Any], prefix: str) -> Iterator[Route]:
@@ -231,6 +230,7 @@ def _django_routes(urlconf: str | None = None) -> Iterator[Route]:
 
 
 def _pyramid_routes(router: Any) -> Iterator[Route]:
+    # Pyramid is optional: imported only for a Pyramid app.
     from pyramid.interfaces import IRoutesMapper
 
     mapper = router.registry.queryUtility(IRoutesMapper)

@@ -23,19 +23,19 @@ import difflib
 import hmac
 import logging
 import time
+import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from . import _checks
-from .bearer import B64TOKEN
+from .bearer import B64TOKEN, BearerHeader
 from .binding import DPoPMode
 from .cache import TokenCache
 from .certificates import ClientCertificates
 from .cookies import read_cookie
 from .dpop import DPoP
 from .errors import (
-    AuthError,
     CertificateMismatch,
     CertificateRequired,
     ConfigurationError,
@@ -54,7 +54,7 @@ from .errors import (
 )
 from .jose.compact import peek_claims, token_id
 from .jose.keys import KeyInput, KeyRing
-from .jose.verifier import Verified, Verifier
+from .jose.verifier import TokenVerifier, VerifiedToken
 from .providers import Provider, ProviderOptions
 from .revocation import DenylistStore, RevocationStore
 from .sources import SAFE_METHODS, Location, SourceOptions, TokenSources
@@ -152,15 +152,15 @@ class Authenticator:
             raise ConfigurationError("providers must hold at least one Provider, and only those")
         self.max_token_bytes = _checks.count(max_token_bytes, "max_token_bytes", minimum=1)
         self._clock = self.clock = _checks.function(clock, "clock", "() -> float")
-        self._verifiers: dict[str, Verifier[Provider]] = {}
+        self._verifiers: dict[str, TokenVerifier[Provider]] = {}
         for provider in providers:
             if provider.name in self._verifiers:
                 raise ConfigurationError(f"two providers are named {provider.name!r}")
-            self._verifiers[provider.name] = Verifier(
+            self._verifiers[provider.name] = TokenVerifier(
                 provider, max_token_bytes=self.max_token_bytes, clock=clock
             )
         self._single = self._verifiers[providers[0].name] if len(providers) == 1 else None
-        self._by_issuer: dict[str, Verifier[Provider]] = {}
+        self._by_issuer: dict[str, TokenVerifier[Provider]] = {}
         if self._single is None:
             for provider in providers:
                 if provider.issuer is None or provider.issuer in self._by_issuer:
@@ -173,15 +173,16 @@ class Authenticator:
         elif not isinstance(sources, TokenSources):
             raise ConfigurationError(f"sources must be TokenSources, not {type(sources).__name__}")
         self.sources = sources
-        self.source = self.sources.bearer
+        #: How the bearer header is read (its name and scheme).
+        self.bearer = self.sources.bearer
         # The default, header only, has a path of its own: the usual request;
         # and so has cookie only, the browser app's.
         self._header_only = self.sources.locations == ("header",)
         self._cookie_only = self.sources.locations == ("cookie",)
         self._cookie_name = self.sources.cookies.access
         self._cookie_memo: dict[str, str] = {}
-        self._environ_key = self.source.environ_key
-        self._prefix = self.source.prefix
+        self._environ_key = self.bearer.environ_key
+        self._prefix = self.bearer.prefix
         self._prefix_length = len(self._prefix)
         # A header longer than this cannot hold a token we would accept.
         self._max_header = self.max_token_bytes + len(self._prefix) + 64
@@ -252,6 +253,16 @@ class Authenticator:
         return cls(providers, **given)
 
     @property
+    def source(self) -> BearerHeader:
+        """Deprecated (0.3): :attr:`bearer`, named for what it is beside :attr:`sources`."""
+        warnings.warn(
+            "Authenticator.source is deprecated: use Authenticator.bearer",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.bearer
+
+    @property
     def providers(self) -> Mapping[str, Provider]:
         """The providers by name."""
         return {name: verifier.provider for name, verifier in self._verifiers.items()}
@@ -300,7 +311,7 @@ class Authenticator:
         looked_up = None
         if value.startswith(self._prefix):
             looked_up = value[self._prefix_length :]
-            # TokenCache.get and Verified.holds, inlined: this is the per-request path.
+            # TokenCache.get and VerifiedToken.holds, inlined: this is the per-request path.
             cached = self._cached(looked_up)
             if (
                 cached is not None
@@ -321,7 +332,7 @@ class Authenticator:
             return self._from_dpop(value, environ, dpop, now)
         if len(value) > self._max_header:
             raise TokenTooLarge()
-        token = self.source.parse(value)
+        token = self.bearer.parse(value)
         if token is None:
             return None
         return self._authenticate(token, now, self.cache.get(token), environ, dpop)
@@ -329,24 +340,26 @@ class Authenticator:
     def _from_dpop(
         self, value: str, environ: WSGIEnvironment, dpop: DPoPMode | None, now: float
     ) -> Authenticated:
-        """``Authorization: DPoP <token>``: the token, then its proof (RFC 9449 section 7)."""
-        try:
-            if len(value) > self._max_header:
-                raise TokenTooLarge()
-            parts = value.split()
-            if len(parts) != 2 or not B64TOKEN.match(parts[1]):
-                raise MalformedCredentials(
-                    "the Authorization header must carry exactly one DPoP token"
-                )
-            token = parts[1]
-            if len(token) > self.max_token_bytes:
-                raise TokenTooLarge()
-            return self._authenticate(
-                token, now, self.cache.get(token), environ, dpop, dpop_scheme=True
-            )
-        except AuthError as error:
-            error.scheme = "DPoP"  # the challenge answers in the scheme the client used
-            raise
+        """``Authorization: DPoP <token>``: the token, then its proof (RFC 9449 section 7).
+
+        A refusal answers in the DPoP scheme (see :meth:`uses_dpop_scheme`)."""
+        if len(value) > self._max_header:
+            raise TokenTooLarge()
+        parts = value.split()
+        if len(parts) != 2 or not B64TOKEN.match(parts[1]):
+            raise MalformedCredentials("the Authorization header must carry exactly one DPoP token")
+        token = parts[1]
+        if len(token) > self.max_token_bytes:
+            raise TokenTooLarge()
+        return self._authenticate(
+            token, now, self.cache.get(token), environ, dpop, dpop_scheme=True
+        )
+
+    def uses_dpop_scheme(self, environ: WSGIEnvironment) -> bool:
+        """Whether the request sent its token in the DPoP scheme (RFC 9449 section 7),
+        which a refusal's challenge then answers in."""
+        value = environ.get(self._environ_key) if self._dpop_scheme else None
+        return isinstance(value, str) and _is_dpop(value)
 
     def _from_cookie(
         self, environ: WSGIEnvironment, dpop: DPoPMode | None = None
@@ -430,14 +443,14 @@ class Authenticator:
         self,
         token: str,
         now: float,
-        cached: Verified | None,
+        cached: VerifiedToken | None,
         environ: WSGIEnvironment | None = None,
         dpop: DPoPMode | None = None,
         *,
         dpop_scheme: bool = False,
     ) -> Authenticated:
         if cached is not None:
-            # Verified.holds, inlined: the cache hit of every location but the header.
+            # VerifiedToken.holds, inlined: the cache hit of every location but the header.
             if (
                 cached.verifier.keys.current() is cached.ring
                 and cached.valid_from <= now < cached.valid_until
@@ -456,7 +469,7 @@ class Authenticator:
         self.cache.put(token, verified)
         return self._accept(token, verified, environ, dpop, now, dpop_scheme)
 
-    def _choose_verifier(self, issuer: Any) -> Verifier[Provider]:
+    def _choose_verifier(self, issuer: Any) -> TokenVerifier[Provider]:
         """The provider a token's ``iss`` names (read unverified, trusted for nothing else)."""
         verifier = self._by_issuer.get(issuer) if isinstance(issuer, str) else None
         if verifier is None:
@@ -466,7 +479,7 @@ class Authenticator:
     def _accept(
         self,
         token: str,
-        verified: Verified,
+        verified: VerifiedToken,
         environ: WSGIEnvironment | None,
         dpop: DPoPMode | None,
         now: float,
@@ -489,7 +502,7 @@ class Authenticator:
 
     def _check_sender(
         self,
-        verified: Verified,
+        verified: VerifiedToken,
         environ: WSGIEnvironment | None,
         token: str,
         dpop: DPoPMode | None,
@@ -522,7 +535,7 @@ class Authenticator:
         )
         return proof.nonce
 
-    def _check_certificate(self, verified: Verified, environ: WSGIEnvironment | None) -> None:
+    def _check_certificate(self, verified: VerifiedToken, environ: WSGIEnvironment | None) -> None:
         """RFC 8705: the request's client certificate is the one the token is bound to."""
         presented = self.certificates.thumbprint(environ)
         if presented is None:
@@ -532,7 +545,9 @@ class Authenticator:
         if not hmac.compare_digest(presented, verified.x5t):
             raise CertificateMismatch()
 
-    def _check_revocation(self, claims: dict[str, Any], verified: Verified, token: str) -> None:
+    def _check_revocation(
+        self, claims: dict[str, Any], verified: VerifiedToken, token: str
+    ) -> None:
         assert self._is_revoked is not None
         try:
             if self._denylist is not None:

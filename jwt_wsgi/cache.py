@@ -2,7 +2,7 @@
 
 Clients send the same token until it expires, and verifying it (strict parse,
 signature, static claims) costs far more than everything else the middleware
-does. :class:`TokenCache` remembers the :class:`~jwt_wsgi.jose.verifier.Verified`
+does. :class:`TokenCache` remembers the :class:`~jwt_wsgi.jose.verifier.VerifiedToken`
 result per token string, bounded, evicting what has gone unused longest.
 
 What a hit does *not* skip, so caching never weakens a check:
@@ -11,7 +11,7 @@ What a hit does *not* skip, so caching never weakens a check:
   request; an expired entry is dropped the moment it is seen.
 * Rules (claims, scopes, ``when``) and revocation run on every request.
 * An entry remembers the key ring that verified it and is used only while
-  that ring is still in force (:meth:`~jwt_wsgi.jose.verifier.Verified.holds`). When
+  that ring is still in force (:meth:`~jwt_wsgi.jose.verifier.VerifiedToken.holds`). When
   the keys change (``set_keys``, a refreshed JWKS), older entries are ignored
   and their tokens verified again against the new keys.
 
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from .jose.verifier import Verified
+    from .jose.verifier import VerifiedToken
 
 
 class TokenCache:
@@ -51,11 +51,11 @@ class TokenCache:
         if not isinstance(size, int) or size < 0:
             raise ConfigurationError(f"cache_size must be 0 (off) or more, not {size!r}")
         self.size = size
-        self._entries: dict[str, Verified] = {}
+        self._entries: dict[str, VerifiedToken] = {}
         #: The entry for a token, or ``None``, counting and marking nothing: the
         #: dict's own ``get``, for the authenticator's header path, which
         #: counts a hit and marks the entry itself when the entry holds.
-        self.peek: Callable[[str], Verified | None] = self._entries.get
+        self.peek: Callable[[str], VerifiedToken | None] = self._entries.get
         self._lock = threading.Lock()
         #: Counters for monitoring; updated without a lock, so approximate
         #: under concurrency.
@@ -65,7 +65,7 @@ class TokenCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, token: str) -> Verified | None:
+    def get(self, token: str) -> VerifiedToken | None:
         """The entry for ``token``, or ``None``. Takes no lock."""
         entry = self._entries.get(token)
         if entry is None:
@@ -75,7 +75,7 @@ class TokenCache:
         entry.used = True
         return entry
 
-    def put(self, token: str, verified: Verified) -> None:
+    def put(self, token: str, verified: VerifiedToken) -> None:
         """Remember that ``token`` verified."""
         if not self.size:
             return

@@ -53,13 +53,13 @@ from .jose.keys import (
     public_members,
 )
 from .jose.signing import (
-    generate_key,
+    exporting_algorithm,
+    generate_private_key,
     jwk_thumbprint,
-    key_family,
-    new_key,
+    key_thumbprint,
+    new_signing_key,
     public_jwk,
     signing_key,
-    thumbprint,
 )
 from .middleware import JWTMiddleware
 from .minter import Minter
@@ -110,12 +110,12 @@ def keygen(args: argparse.Namespace, out: TextIO) -> int:
     if ALGORITHM_KEY_TYPES[algorithm] == "oct":
         if args.format == "pem":
             raise _Failure("an HMAC secret has no PEM form; use --format jwk")
-        secret = new_key(algorithm)
+        secret = new_signing_key(algorithm)
         kid = kid or secrets.token_urlsafe(12)
         private: dict[str, Any] = {"kty": "oct", "k": b64encode(secret)}
         public = None
     else:
-        prepared = signing_key(generate_key(algorithm), algorithm, kid)
+        prepared = signing_key(generate_private_key(algorithm), algorithm, kid)
         kid = prepared.kid
         public = prepared.public_jwk()
         private = algorithm_object(algorithm).to_jwk(prepared.key, as_dict=True)
@@ -226,7 +226,8 @@ def _signing_key_file(path: str, algorithm: str | None) -> tuple[Any, str, str |
         except (ValueError, TypeError) as exc:
             raise _Failure(f"{path} holds no unencrypted private key: {exc}") from None
         algorithm = _jwk_algorithm(
-            jwt.get_algorithm_by_name(key_family(private)).to_jwk(private, as_dict=True), path
+            jwt.get_algorithm_by_name(exporting_algorithm(private)).to_jwk(private, as_dict=True),
+            path,
         )
     return material, algorithm, None
 
@@ -237,7 +238,7 @@ def _pem_public_jwk(data: bytes, path: str) -> dict[str, Any]:
         key = load_verifying_key(data)
     except ConfigurationError:
         raise _Failure(f"{path} holds no PEM key (or an encrypted one)") from None
-    jwk = public_jwk(key, key_family(key), thumbprint(key))
+    jwk = public_jwk(key, exporting_algorithm(key), key_thumbprint(key))
     jwk["alg"] = _jwk_algorithm(jwk, path)  # the family's, made exact (ES384, ...)
     return jwk
 

@@ -83,9 +83,11 @@ class JWTUserMiddleware:
 
 def _anonymous() -> Any:
     """Django's ``AnonymousUser`` where ``django.contrib.auth`` is installed, else a stand-in."""
+    # Django is imported when used: jwt_wsgi needs it only for this module.
     from django.apps import apps
 
     if apps.is_installed("django.contrib.auth"):
+        # Only importable once the app registry is ready, so here.
         from django.contrib.auth.models import AnonymousUser
 
         return AnonymousUser()

@@ -23,16 +23,123 @@ and an RFC 6750 ``WWW-Authenticate`` challenge. An ``on_error`` handler can
 therefore send the default answer and adjust it. Descriptions are fixed
 sentences: no token, key or claim value ever appears in one, so they are safe
 to send and to log.
+
+An error is never changed after it is raised. What its challenge says beyond
+the error itself (the realm, the metadata URL, the DPoP schemes the path
+offers) is a :class:`Challenge` the middleware puts in
+``environ["jwt.challenge"]`` before answering; the rendering methods take it
+as an argument.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, ClassVar, Final
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+
+__all__ = [
+    "CHALLENGE_KEY",
+    "Challenge",
+    "DEFAULT_CHALLENGE",
+    "Error",
+    "ConfigurationError",
+    "RevocationUnavailable",
+    "KeyStoreUnavailable",
+    "AuthError",
+    "InvalidRequest",
+    "MalformedCredentials",
+    "UnsafePath",
+    "AmbiguousCredentials",
+    "MissingToken",
+    "InvalidToken",
+    "MalformedToken",
+    "TokenTooLarge",
+    "UnsupportedToken",
+    "DisallowedAlgorithm",
+    "InvalidTokenType",
+    "UnknownKey",
+    "InvalidSignature",
+    "MissingClaim",
+    "InvalidClaim",
+    "ExpiredToken",
+    "ImmatureToken",
+    "IssuedInFuture",
+    "InvalidAudience",
+    "InvalidIssuer",
+    "ProviderNotAccepted",
+    "WrongTokenKind",
+    "RevokedToken",
+    "RefreshReused",
+    "KeysUnavailable",
+    "UnknownPrincipal",
+    "CertificateRequired",
+    "CertificateMismatch",
+    "TokenNotBound",
+    "DPoPDowngrade",
+    "DPoPRequired",
+    "DPoPTokenNotBound",
+    "DPoPNotAccepted",
+    "DPoPKeyMismatch",
+    "VerificationFailed",
+    "InvalidDPoPProof",
+    "DPoPProofMissing",
+    "MalformedDPoPProof",
+    "DPoPAlgorithmNotAllowed",
+    "DPoPSignatureInvalid",
+    "DPoPMethodMismatch",
+    "DPoPUrlMismatch",
+    "DPoPProofStale",
+    "DPoPAthMismatch",
+    "DPoPProofReplayed",
+    "DPoPNonceRequired",
+    "InsufficientScope",
+    "ScopeMissing",
+    "ClaimMismatch",
+    "ConditionFailed",
+    "CsrfFailed",
+    "StepUpRequired",
+    "ServiceUnavailable",
+    "RevocationCheckFailed",
+    "ReplayCheckFailed",
+    "StoreUnavailable",
+    "MintingFailed",
+    "PrincipalUnavailable",
+    "json_headers",
+    "error_response",
+]
+
+#: The WSGI environ key holding the :class:`Challenge` of a refused request.
+CHALLENGE_KEY: Final = "jwt.challenge"
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """What a refusal's ``WWW-Authenticate`` challenges say beyond the error itself.
+
+    :param realm: the protection space (RFC 7235 section 2.2).
+    :param resource_metadata: the RFC 9728 metadata URL, when there is one.
+    :param dpop_algs: the DPoP proof algorithms, where the path accepts DPoP
+        (RFC 9449 section 7.1): a ``DPoP`` challenge with ``algs`` is offered.
+    :param bearer: whether a ``Bearer`` challenge is offered (not where DPoP
+        is required).
+    :param dpop: whether the error's challenge is in the ``DPoP`` scheme: the
+        request used it, or the path requires it. Proof errors always are.
+    """
+
+    realm: str = "api"
+    resource_metadata: str | None = None
+    dpop_algs: tuple[str, ...] | None = None
+    bearer: bool = True
+    dpop: bool = False
+
+
+#: The challenge of an error answered without a middleware's settings.
+DEFAULT_CHALLENGE: Final = Challenge()
 
 
 class Error(Exception):
@@ -77,18 +184,9 @@ class AuthError(Error):
     #: The fixed sentence sent as ``error_description``.
     default_description: ClassVar[str] = "the request was refused"
 
-    #: The ``realm`` of the challenge; the middleware sets its own.
-    realm: str = "api"
-    #: The RFC 9728 metadata URL sent in the challenge, when the middleware has one.
-    resource_metadata: str | None = None
-    #: The scheme whose challenge carries the error: the one the request used
-    #: (``"DPoP"`` for DPoP requests and proof errors).
-    scheme: str = "Bearer"
-    #: The DPoP proof algorithms, when the path accepts DPoP (RFC 9449): a
-    #: ``DPoP`` challenge with ``algs`` is offered; the middleware sets it.
-    dpop_algs: tuple[str, ...] | None = None
-    #: Whether a ``Bearer`` challenge is offered (not where DPoP is required).
-    bearer: bool = True
+    #: ``"DPoP"`` for errors about DPoP proofs, whose challenge is always in
+    #: that scheme (see :attr:`Challenge.dpop` for the others).
+    scheme: ClassVar[str] = "Bearer"
     #: A DPoP nonce to send as ``DPoP-Nonce`` (RFC 9449 section 8).
     dpop_nonce: str | None = None
 
@@ -109,39 +207,50 @@ class AuthError(Error):
         """The WSGI status line, e.g. ``"401 Unauthorized"``."""
         return _STATUS_LINES[self.status]
 
-    def challenge(self, realm: str | None = None) -> str | None:
+    def challenge(self, settings: Challenge | str = DEFAULT_CHALLENGE) -> str | None:
         """The ``WWW-Authenticate`` value carrying the error (RFC 6750 section 3), or ``None``.
 
-        Its scheme is :attr:`scheme`: ``Bearer``, or ``DPoP`` (with ``algs``)
-        for a DPoP request.
+        Its scheme is ``Bearer``, or ``DPoP`` (with ``algs``) for a DPoP
+        request or a path that requires DPoP.
 
-        :param realm: the realm to name; :attr:`realm` by default.
+        :param settings: the :class:`Challenge`, or just the realm to name.
         """
-        parts = [("realm", self.realm if realm is None else realm)]
+        if isinstance(settings, str):
+            settings = Challenge(realm=settings)
+        parts = [("realm", settings.realm)]
         if self.error is not None:
             parts += [("error", self.error), ("error_description", self.description)]
         if self.scope:
             parts.append(("scope", " ".join(self.scope)))
-        if self.resource_metadata is not None:
-            parts.append(("resource_metadata", self.resource_metadata))
-        if self.scheme == "DPoP" and self.dpop_algs:
-            parts.append(("algs", " ".join(self.dpop_algs)))
-        return _challenge(self.scheme, parts)
+        if settings.resource_metadata is not None:
+            parts.append(("resource_metadata", settings.resource_metadata))
+        scheme = self._scheme(settings)
+        if scheme == "DPoP" and settings.dpop_algs:
+            parts.append(("algs", " ".join(settings.dpop_algs)))
+        return _challenge(scheme, parts) + self._extra_challenge()
 
-    def challenges(self) -> list[str]:
+    def _scheme(self, settings: Challenge) -> str:
+        return "DPoP" if settings.dpop or self.scheme == "DPoP" else "Bearer"
+
+    def _extra_challenge(self) -> str:
+        """More parameters for the error's own challenge (a subclass's)."""
+        return ""
+
+    def challenges(self, settings: Challenge = DEFAULT_CHALLENGE) -> list[str]:
         """Every ``WWW-Authenticate`` value: :meth:`challenge`, then a bare one for
         the other scheme the path accepts (``Bearer`` and ``DPoP``, RFC 9449 section 7.1)."""
-        first = self.challenge()
+        first = self.challenge(settings)
         if first is None:
             return []
-        if self.dpop_algs is None or (self.scheme == "DPoP" and not self.bearer):
+        scheme = self._scheme(settings)
+        if settings.dpop_algs is None or (scheme == "DPoP" and not settings.bearer):
             return [first]
-        other = "Bearer" if self.scheme == "DPoP" else "DPoP"
-        parts = [("realm", self.realm)]
-        if self.resource_metadata is not None:
-            parts.append(("resource_metadata", self.resource_metadata))
+        other = "Bearer" if scheme == "DPoP" else "DPoP"
+        parts = [("realm", settings.realm)]
+        if settings.resource_metadata is not None:
+            parts.append(("resource_metadata", settings.resource_metadata))
         if other == "DPoP":
-            parts.append(("algs", " ".join(self.dpop_algs)))
+            parts.append(("algs", " ".join(settings.dpop_algs)))
         return [first, _challenge(other, parts)]
 
     def body(self) -> dict[str, str]:
@@ -151,25 +260,23 @@ class AuthError(Error):
             body["scope"] = " ".join(self.scope)
         return body
 
-    def headers(self, content_length: int) -> list[tuple[str, str]]:
+    def headers(
+        self, content_length: int, settings: Challenge = DEFAULT_CHALLENGE
+    ) -> list[tuple[str, str]]:
         """The response headers for a body of ``content_length`` bytes."""
-        headers = [
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(content_length)),
-            ("Cache-Control", "no-store"),
-        ]
-        headers += [("WWW-Authenticate", challenge) for challenge in self.challenges()]
+        headers = json_headers(content_length)
+        headers += [("WWW-Authenticate", challenge) for challenge in self.challenges(settings)]
         if self.dpop_nonce is not None:
             headers.append(("DPoP-Nonce", self.dpop_nonce))
         return headers
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        """Answer the request with this error (a WSGI application)."""
+        """Answer the request with this error (a WSGI application), the challenge
+        settings taken from ``environ["jwt.challenge"]`` when the middleware put them there."""
         payload = json.dumps(self.body()).encode("ascii")
-        start_response(self.status_line, self.headers(len(payload)))
-        if environ.get("REQUEST_METHOD") == "HEAD":
-            return [b""]
-        return [payload]
+        settings = environ.get(CHALLENGE_KEY, DEFAULT_CHALLENGE)
+        start_response(self.status_line, self.headers(len(payload), settings))
+        return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [payload]
 
 
 # -- 400 ---------------------------------------------------------------------
@@ -580,7 +687,7 @@ class CsrfFailed(AuthError):
     reason = "csrf_failed"
     default_description = "the request lacks the CSRF value that cookie tokens need"
 
-    def challenge(self, realm: str | None = None) -> str | None:
+    def challenge(self, settings: Challenge | str = DEFAULT_CHALLENGE) -> str | None:
         return None
 
 
@@ -617,10 +724,8 @@ class StepUpRequired(AuthError):
             extra.append(("acr_values", " ".join(self.acr_values)))
         return extra
 
-    def challenge(self, realm: str | None = None) -> str | None:
-        base = super().challenge(realm)
-        extra = ", ".join(f"{name}={_quote(value)}" for name, value in self._extra())
-        return f"{base}, {extra}" if extra and base else base
+    def _extra_challenge(self) -> str:
+        return "".join(f", {name}={_quote(value)}" for name, value in self._extra())
 
     def body(self) -> dict[str, str]:
         return {**super().body(), **dict(self._extra())}
@@ -642,11 +747,13 @@ class ServiceUnavailable(AuthError):
     reason = "service_unavailable"
     default_description = "a service needed to check the token is unavailable"
 
-    def challenge(self, realm: str | None = None) -> str | None:
+    def challenge(self, settings: Challenge | str = DEFAULT_CHALLENGE) -> str | None:
         return None
 
-    def headers(self, content_length: int) -> list[tuple[str, str]]:
-        return [*super().headers(content_length), ("Retry-After", "1")]
+    def headers(
+        self, content_length: int, settings: Challenge = DEFAULT_CHALLENGE
+    ) -> list[tuple[str, str]]:
+        return [*super().headers(content_length, settings), ("Retry-After", "1")]
 
 
 class RevocationCheckFailed(ServiceUnavailable):
@@ -709,9 +816,13 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def challenge(error: AuthError, realm: str) -> str | None:
-    """The ``WWW-Authenticate`` value for ``error`` under ``realm`` (RFC 6750 section 3)."""
-    return error.challenge(realm)
+def json_headers(content_length: int) -> list[tuple[str, str]]:
+    """The headers of every JSON answer of ours: type, length, and never cached."""
+    return [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(content_length)),
+        ("Cache-Control", "no-store"),
+    ]
 
 
 def error_response(
@@ -720,7 +831,9 @@ def error_response(
     error: AuthError,
     realm: str | None = None,
 ) -> Iterable[bytes]:
-    """The default ``on_error``: answer with ``error`` itself (see :meth:`AuthError.__call__`)."""
+    """The default ``on_error``: answer with ``error`` itself (see :meth:`AuthError.__call__`),
+    naming ``realm`` if given instead of the middleware's."""
     if realm is not None:
-        error.realm = realm
+        settings = environ.get(CHALLENGE_KEY, DEFAULT_CHALLENGE)
+        environ = {**environ, CHALLENGE_KEY: replace(settings, realm=realm)}
     return error(environ, start_response)

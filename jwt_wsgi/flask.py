@@ -17,7 +17,7 @@ __all__ = ["current_claims", "current_identity", "current_principal"]
 
 def current_claims() -> dict[str, Any] | None:
     """The verified claims of the current request (``None`` on a path that required none)."""
-    from flask import request
+    from flask import request  # Flask is optional: imported when called
 
     return get_claims(request.environ)
 
@@ -30,6 +30,6 @@ def current_identity() -> Any:
 
 def current_principal() -> Any:
     """What the middleware's ``principal=`` loader returned for this request, or ``None``."""
-    from flask import request
+    from flask import request  # Flask is optional: imported when called
 
     return request.environ.get("jwt.principal")

@@ -43,7 +43,7 @@ from .errors import ConfigurationError, KeyStoreUnavailable
 from .jose.keys import ALGORITHM_KEY_TYPES, validate_algorithms
 from .jose.signing import (  # the core of signing; these stores keep the keys
     SigningKey,
-    generate_key,
+    generate_private_key,
     signing_key,
 )
 from .redisconn import NotAcknowledged, RedisConnection
@@ -89,7 +89,7 @@ class MemoryKeyStore:
         """Make ``key`` (or a new one) current; older keys stay published. Returns its kid."""
         algorithm = algorithm or self._keys[0].algorithm
         new = signing_key(
-            generate_key(algorithm) if key is None else key,
+            generate_private_key(algorithm) if key is None else key,
             algorithm,
             kid,
             allow_weak_hmac_keys=self.allow_weak_hmac_keys,
@@ -137,7 +137,7 @@ class FileKeyStore:
         self._loaded: dict[str, SigningKey] = {}
         with self._exclusive():
             if not (self.directory / self.CURRENT).exists():
-                self._add(generate_key(self.algorithm), None)
+                self._add(generate_private_key(self.algorithm), None)
 
     def keys(self) -> tuple[SigningKey, ...]:
         """Every key in the directory, the current one first (re-read when it changed)."""
@@ -171,7 +171,7 @@ class FileKeyStore:
         if algorithm not in (None, self.algorithm):
             raise ConfigurationError(f"this store holds {self.algorithm} keys")
         with self._exclusive():
-            return self._add(generate_key(self.algorithm) if key is None else key, kid)
+            return self._add(generate_private_key(self.algorithm) if key is None else key, kid)
 
     def retire(self, kid: str) -> None:
         """Delete the (non-current) key ``kid`` for every worker: its tokens stop verifying."""
@@ -336,7 +336,9 @@ class RedisKeyStore:
         """Add ``key`` (or a new one) and make it current, for every worker. Returns its kid."""
         if algorithm not in (None, self.algorithm):
             raise ConfigurationError(f"this store holds {self.algorithm} keys")
-        new = signing_key(generate_key(self.algorithm) if key is None else key, self.algorithm, kid)
+        new = signing_key(
+            generate_private_key(self.algorithm) if key is None else key, self.algorithm, kid
+        )
         assert new.kid is not None
         added, _ = self._change(_ADD_KEY, [new.kid, _pem(new), "0"])
         if not added:
@@ -400,7 +402,7 @@ class RedisKeyStore:
             if self._conn.node(self._keys[0]).exists(self._keys[1]):
                 return  # another process restored or made one
             time.sleep(0.05)
-        new = signing_key(generate_key(self.algorithm), self.algorithm, None)
+        new = signing_key(generate_private_key(self.algorithm), self.algorithm, None)
         assert new.kid is not None
         self._conn.script(_ADD_KEY, self._keys, [new.kid, _pem(new), "1", _stamp()])
 

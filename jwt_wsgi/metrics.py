@@ -19,10 +19,9 @@ import os
 import threading
 import weakref
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any, Protocol, TypedDict
 
-if TYPE_CHECKING:
-    from .middleware import JWTMiddleware
+from .errors import ConfigurationError
 
 
 class Metrics(TypedDict):
@@ -73,6 +72,12 @@ def samples(metrics: Metrics) -> Iterator[tuple[str, str, dict[str, str], float]
         yield "jwt_wsgi_key_fetch_failures", "Failed key set fetches", labels, float(count)
 
 
+class Counted(Protocol):
+    """What keeps counts: a :class:`~jwt_wsgi.JWTMiddleware`."""
+
+    def metrics(self) -> Metrics: ...
+
+
 class PrometheusCollector:
     """A ``prometheus_client`` collector reading ``middleware``'s counts at each scrape.
 
@@ -80,11 +85,12 @@ class PrometheusCollector:
     one process only (see :func:`start_multiprocess_export` for several).
     """
 
-    def __init__(self, middleware: JWTMiddleware) -> None:
+    def __init__(self, middleware: Counted) -> None:
         self.middleware = middleware
 
     def collect(self) -> Iterator[Any]:
         """The counter families, as a scrape asks for them."""
+        # prometheus_client is optional (the prometheus extra): imported when used.
         from prometheus_client.core import CounterMetricFamily
 
         families: dict[str, Any] = {}
@@ -102,7 +108,7 @@ class PrometheusCollector:
         return []
 
 
-def start_multiprocess_export(middleware: JWTMiddleware, interval: float = 1.0) -> None:
+def start_multiprocess_export(middleware: Counted, interval: float = 1.0) -> None:
     """Copy ``middleware``'s counts into ``prometheus_client``'s multi-process files.
 
     For gunicorn with several workers: set ``PROMETHEUS_MULTIPROC_DIR`` (a
@@ -114,8 +120,6 @@ def start_multiprocess_export(middleware: JWTMiddleware, interval: float = 1.0) 
     from a process that called this (``--preload``) starts its own.
     """
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from .errors import ConfigurationError
-
         raise ConfigurationError("start_multiprocess_export needs PROMETHEUS_MULTIPROC_DIR set")
     exporter = _Exporter(middleware, interval)
     exporter.start()
@@ -131,7 +135,7 @@ def start_multiprocess_export(middleware: JWTMiddleware, interval: float = 1.0) 
 class _Exporter:
     """The thread behind :func:`start_multiprocess_export` (one per process)."""
 
-    def __init__(self, middleware: JWTMiddleware, interval: float) -> None:
+    def __init__(self, middleware: Counted, interval: float) -> None:
         self._target = weakref.ref(middleware)
         self._interval = interval
         self._counters: dict[tuple[str, tuple[str, ...]], Any] = {}
@@ -159,6 +163,7 @@ class _Exporter:
         return True
 
     def _export(self, metrics: Metrics) -> None:
+        # prometheus_client is optional (the prometheus extra): imported when used.
         from prometheus_client import Counter
 
         for name, help_text, labels, value in samples(metrics):

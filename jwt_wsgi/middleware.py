@@ -57,7 +57,9 @@ from . import _checks
 from .authenticator import Authenticated, Authenticator, AuthenticatorOptions
 from .cache import TokenCache
 from .errors import (
+    CHALLENGE_KEY,
     AuthError,
+    Challenge,
     ConfigurationError,
     MissingToken,
     PrincipalUnavailable,
@@ -220,6 +222,7 @@ class JWTMiddleware:
                 f"resource_metadata must be the metadata's URL, not {resource_metadata!r}"
             )
         self.resource_metadata = resource_metadata
+        self._plain_challenge = Challenge(realm, resource_metadata)
         #: Counts for monitoring (see :meth:`metrics`); updated without a lock,
         #: so approximate under concurrency, as the cache's are.
         self.accepted = 0
@@ -304,19 +307,26 @@ class JWTMiddleware:
             environ.setdefault("jwt.principal", None)
         _log_refusal(f"shadow rule {rule.pattern} would refuse", environ, error, rule.pattern, True)
 
-    def _offer_dpop(self, error: AuthError, rule: Rule | None) -> None:
-        """Which schemes the challenge offers where DPoP is configured (RFC 9449 section 7.1):
-        DPoP (with ``algs``) unless the path disables it, Bearer unless it requires DPoP."""
-        assert self.authenticator.dpop_proofs is not None
+    def _challenge(self, environ: WSGIEnvironment, rule: Rule | None) -> Challenge:
+        """What the refusal's challenges say: the realm and metadata URL, and where
+        DPoP is configured, which schemes the path offers (RFC 9449 section 7.1):
+        DPoP (with ``algs``) unless the path disables it, Bearer unless it requires
+        DPoP; the error's own challenge is in the scheme the request used."""
+        proofs = self.authenticator.dpop_proofs
+        if proofs is None:
+            return self._plain_challenge
         if rule is not None and rule.dpop is not None:
             modes = frozenset({rule.dpop})
         else:
             modes = self.authenticator.dpop_modes(rule.providers if rule is not None else None)
-        if modes != {"disabled"}:
-            error.dpop_algs = self.authenticator.dpop_proofs.algorithms
-        if modes == {"required"}:
-            error.bearer = False
-            error.scheme = "DPoP"
+        required = modes == {"required"}
+        return Challenge(
+            self.realm,
+            self.resource_metadata,
+            dpop_algs=proofs.algorithms if modes != {"disabled"} else None,
+            bearer=not required,
+            dpop=required or self.authenticator.uses_dpop_scheme(environ),
+        )
 
     def _refuse(
         self,
@@ -325,10 +335,7 @@ class JWTMiddleware:
         error: AuthError,
         rule: Rule | None = None,
     ) -> Iterable[bytes]:
-        error.realm = self.realm
-        error.resource_metadata = self.resource_metadata
-        if self.authenticator.dpop_proofs is not None:
-            self._offer_dpop(error, rule)
+        environ[CHALLENGE_KEY] = self._challenge(environ, rule)
         self.refused[error.reason] += 1
         if rule is None:
             decided = None

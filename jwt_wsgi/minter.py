@@ -43,13 +43,17 @@ from typing import Any, Protocol, TypeVar
 
 from . import _checks
 from ._checks import Duration
+from ._compat import moved
 from .errors import ConfigurationError
 from .jose.encoding import b64encode
 from .jose.keys import KeyRing, validate_algorithms
-from .jose.signing import SigningKey, jws_encoder, sign, thumbprint
+from .jose.signing import SigningKey, jws_encoder, sign
 from .keystores import MemoryKeyStore
 
-__all__ = ["KeyStore", "Minter", "SigningKey", "TokenPair", "thumbprint"]
+__all__ = ["KeyStore", "Minter", "SigningKey", "TokenPair"]
+
+# thumbprint was importable from here; it is jwt_wsgi.jose.signing.key_thumbprint now.
+__getattr__ = moved("jwt_wsgi.minter", {"jwt_wsgi.jose.signing": ("thumbprint=key_thumbprint",)})
 
 ClaimsLoader = Callable[[Any], Mapping[str, Any]]
 _Loader = TypeVar("_Loader", bound=ClaimsLoader)

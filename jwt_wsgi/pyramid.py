@@ -34,7 +34,7 @@ class JWTSecurityPolicy:
         return None if subject is None else str(subject)
 
     def permits(self, request: Any, context: Any, permission: str) -> Any:
-        from pyramid.security import Allowed, Denied
+        from pyramid.security import Allowed, Denied  # Pyramid is optional: imported when used
 
         if permission in granted_scopes(request.environ.get("jwt.claims") or {}):
             return Allowed(f"the token grants {permission!r}")

@@ -620,7 +620,7 @@ class RedisRevocationStore(DenylistStore):
             pause = min(pause * 2, _RETRY_AT_MOST)
 
     def _follow_once(self) -> None:
-        import redis
+        import redis  # the redis extra: a Redis store has it by now (redisconn checked)
 
         pubsub = self._conn.pubsub(self.channel)
         try:

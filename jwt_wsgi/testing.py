@@ -30,7 +30,7 @@ from werkzeug.test import Client
 from .authenticator import Authenticator
 from .dpop import make_proof
 from .errors import ConfigurationError
-from .jose.signing import jwk_thumbprint, new_key, public_jwk, signing_key
+from .jose.signing import jwk_thumbprint, new_signing_key, public_jwk, signing_key
 from .middleware import JWTMiddleware
 from .minter import Minter
 
@@ -80,7 +80,7 @@ class TestTokens:
             )
         self.kid = "test-" + secrets.token_hex(4)
         if key is None:
-            key = new_key(self.algorithm)
+            key = new_signing_key(self.algorithm)
         self._signing = signing_key(key, self.algorithm, self.kid)
         audience = sorted(settings.audience)[0] if settings.audience else None
         self.minter = Minter(
@@ -137,7 +137,7 @@ class TestTokens:
     def forged(self, identity: Any = "test-user", claims: Mapping[str, Any] | None = None) -> str:
         """A token like :meth:`token`'s, with this ``kid``, signed by another key."""
         impostor = Minter(
-            new_key(self.algorithm),
+            new_signing_key(self.algorithm),
             self.algorithm,
             issuer=self.minter.issuer,
             audience=self.minter.audience,
@@ -180,7 +180,7 @@ class DPoPKey:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.algorithm = algorithm
-        self.key = new_key(algorithm) if key is None else key
+        self.key = new_signing_key(algorithm) if key is None else key
         self.jwk: dict[str, Any] = public_jwk(self.key.public_key(), algorithm, None)
         self.jkt = jwk_thumbprint(self.jwk)
         self.clock = clock

@@ -19,18 +19,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from jwt_wsgi import (
-    AuthError,
+from jwt_wsgi import AuthError, ExpiredToken, JWTMiddleware, MissingToken, Rule
+from jwt_wsgi.errors import (
     ClaimMismatch,
     DisallowedAlgorithm,
-    ExpiredToken,
     InvalidClaim,
     InvalidSignature,
-    JWTMiddleware,
     MalformedCredentials,
     MalformedToken,
-    MissingToken,
-    Rule,
     TokenTooLarge,
     UnknownKey,
     UnsafePath,

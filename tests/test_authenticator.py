@@ -11,21 +11,23 @@ import pytest
 from jwt_wsgi import (
     Authenticated,
     Authenticator,
-    AuthenticatorOptions,
     ConfigurationError,
     ExpiredToken,
-    InvalidIssuer,
-    MalformedToken,
     MemoryRevocationStore,
     Provider,
-    ProviderOptions,
     RemoteKeySet,
-    RevocationCheckFailed,
     RevocationUnavailable,
     RevokedToken,
+)
+from jwt_wsgi.authenticator import AuthenticatorOptions
+from jwt_wsgi.errors import (
+    InvalidIssuer,
+    MalformedToken,
+    RevocationCheckFailed,
     TokenTooLarge,
     UnknownKey,
 )
+from jwt_wsgi.providers import ProviderOptions
 
 from .helpers import NOW, SECRET, Clock, make_token
 
@@ -205,7 +207,7 @@ def test_legacy_verifier_warns_and_checks_the_clock() -> None:
     with pytest.raises(ExpiredToken):
         verifier.verify(make_token({"aud": "api", "exp": int(NOW) - 1}))
     with pytest.warns(DeprecationWarning):
-        assert jwt_wsgi_attribute("Verified").__name__ == "Verified"
+        assert jwt_wsgi_attribute("Verified").__name__ == "VerifiedToken"
     with pytest.raises(AttributeError):
         jwt_wsgi_attribute("Nothing")
 

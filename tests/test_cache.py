@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from jwt_wsgi import (
+from jwt_wsgi import ExpiredToken, JWTMiddleware, Provider, Rule
+from jwt_wsgi.cache import TokenCache
+from jwt_wsgi.errors import (
     ClaimMismatch,
-    ExpiredToken,
     ImmatureToken,
     InvalidSignature,
-    JWTMiddleware,
     MalformedToken,
-    Provider,
-    Rule,
     ScopeMissing,
 )
-from jwt_wsgi.cache import TokenCache
-from jwt_wsgi.jose.verifier import Verifier
+from jwt_wsgi.jose.verifier import TokenVerifier
 
 from .helpers import (
     NOW,
@@ -168,7 +165,7 @@ def test_cache_size_zero_turns_it_off(clock: Clock) -> None:
 
 
 def test_bound_holds_and_least_recently_used_goes_first() -> None:
-    verifier = Verifier(Provider("p", ["HS256"], key=SECRET))
+    verifier = TokenVerifier(Provider("p", ["HS256"], key=SECRET))
     cache = TokenCache(size=3)
     tokens = [make_token({"sub": f"u{i}"}) for i in range(5)]
     for token in tokens[:3]:
@@ -184,7 +181,7 @@ def test_bound_holds_and_least_recently_used_goes_first() -> None:
 
 def test_a_token_in_use_outlives_a_stream_of_one_time_tokens() -> None:
     """Second-chance eviction: hits keep an entry, whatever arrives after it."""
-    verifier = Verifier(Provider("p", ["HS256"], key=SECRET))
+    verifier = TokenVerifier(Provider("p", ["HS256"], key=SECRET))
     cache = TokenCache(size=4)
     hot = make_token({"sub": "hot"})
     cache.put(hot, verifier.verify_static(hot))

@@ -25,7 +25,7 @@ def test_every_refusal_class_and_reason_is_listed() -> None:
     for _, cls in inspect.getmembers(errors, inspect.isclass):
         if issubclass(cls, errors.AuthError) and cls is not errors.AuthError:
             row = re.search(
-                rf":class:`~jwt_wsgi\.{cls.__name__}`\n\s+- (\d+)\n\s+- ``(\w+)``", page
+                rf":class:`~jwt_wsgi\.errors\.{cls.__name__}`\n\s+- (\d+)\n\s+- ``(\w+)``", page
             )
             assert row is not None, cls.__name__
             assert (int(row[1]), row[2]) == (cls.status, cls.reason), cls.__name__

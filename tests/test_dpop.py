@@ -17,13 +17,24 @@ from jwt_wsgi import (
     AuthError,
     ConfigurationError,
     DPoP,
+    DPoPNonces,
+    ExpiredToken,
+    JWTMiddleware,
+    MemoryRevocationStore,
+    MissingToken,
+    Provider,
+    RedisRevocationStore,
+    Rule,
+)
+from jwt_wsgi.binding import DPoPMode
+from jwt_wsgi.dpop import access_token_hash, normalise_url
+from jwt_wsgi.errors import (
     DPoPAlgorithmNotAllowed,
     DPoPAthMismatch,
     DPoPDowngrade,
     DPoPKeyMismatch,
     DPoPMethodMismatch,
     DPoPNonceRequired,
-    DPoPNonces,
     DPoPNotAccepted,
     DPoPProofMissing,
     DPoPProofReplayed,
@@ -32,22 +43,13 @@ from jwt_wsgi import (
     DPoPSignatureInvalid,
     DPoPTokenNotBound,
     DPoPUrlMismatch,
-    ExpiredToken,
-    JWTMiddleware,
     MalformedCredentials,
     MalformedDPoPProof,
-    MemoryRevocationStore,
-    MissingToken,
-    Provider,
-    RedisRevocationStore,
     ReplayCheckFailed,
-    Rule,
     TokenTooLarge,
     UnsupportedToken,
 )
-from jwt_wsgi.binding import DPoPMode
-from jwt_wsgi.dpop import access_token_hash, normalise_url
-from jwt_wsgi.jose.signing import jwk_thumbprint, thumbprint
+from jwt_wsgi.jose.signing import jwk_thumbprint, key_thumbprint
 from jwt_wsgi.metadata import protected_resource_metadata
 from jwt_wsgi.testing import DPoPKey, TokenClient
 
@@ -152,7 +154,7 @@ def test_thumbprint_is_rfc7638s_and_agrees_with_the_signing_module(key: DPoPKey)
         "I4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
     }
     assert jwk_thumbprint(example) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-    assert key.jkt == thumbprint(key.key.public_key())
+    assert key.jkt == key_thumbprint(key.key.public_key())
 
 
 def test_the_test_client_sends_dpop_with_a_fresh_proof_per_request(clock: Clock) -> None:

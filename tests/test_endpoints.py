@@ -16,10 +16,8 @@ from jwt_wsgi import (
     Authenticator,
     AuthError,
     Cookies,
-    DenylistStore,
     JWTMiddleware,
     LogoutEndpoint,
-    MalformedToken,
     MemoryRevocationStore,
     Minter,
     MissingToken,
@@ -27,13 +25,20 @@ from jwt_wsgi import (
     Provider,
     RedisRevocationStore,
     RefreshEndpoint,
-    RefreshReused,
     RevokedToken,
     Rule,
     StepUpRequired,
+)
+from jwt_wsgi.errors import (
+    CsrfFailed,
+    InvalidRequest,
+    MalformedToken,
+    MintingFailed,
+    RefreshReused,
+    StoreUnavailable,
     WrongTokenKind,
 )
-from jwt_wsgi.errors import CsrfFailed, InvalidRequest, MintingFailed, StoreUnavailable
+from jwt_wsgi.revocation import DenylistStore
 
 from .helpers import NOW, SECRET, Clock, Refusals, Statuses, echo_app
 

@@ -13,6 +13,7 @@ import jwt_wsgi
 from jwt_wsgi import errors
 from jwt_wsgi.errors import (
     AuthError,
+    Challenge,
     ConfigurationError,
     CsrfFailed,
     Error,
@@ -42,8 +43,8 @@ OUTCOMES = (
     InvalidRequest,
     MissingToken,
     InvalidToken,
-    jwt_wsgi.InvalidDPoPProof,
-    jwt_wsgi.DPoPNonceRequired,
+    errors.InvalidDPoPProof,
+    errors.DPoPNonceRequired,
     InsufficientScope,
     StepUpRequired,
     CsrfFailed,
@@ -60,7 +61,7 @@ def test_everything_raised_has_one_root() -> None:
 
 def test_every_refusal_belongs_to_one_rfc6750_outcome_with_its_status() -> None:
     statuses = {InvalidRequest: 400, MissingToken: 401, InvalidToken: 401, StepUpRequired: 401}
-    statuses |= {jwt_wsgi.InvalidDPoPProof: 401, jwt_wsgi.DPoPNonceRequired: 401}
+    statuses |= {errors.InvalidDPoPProof: 401, errors.DPoPNonceRequired: 401}
     statuses |= {InsufficientScope: 403, CsrfFailed: 403, ServiceUnavailable: 503}
     for leaf in LEAVES:
         (outcome,) = [o for o in OUTCOMES if issubclass(leaf, o)]
@@ -68,12 +69,20 @@ def test_every_refusal_belongs_to_one_rfc6750_outcome_with_its_status() -> None:
         assert leaf.error == outcome.error and leaf.body_error == outcome.body_error
 
 
-def test_reason_codes_are_unique_and_exported() -> None:
+def test_reason_codes_are_unique_and_every_leaf_is_importable_from_errors() -> None:
     reasons = [leaf.reason for leaf in LEAVES]
     assert len(reasons) == len(set(reasons))
     for leaf in LEAVES:
-        assert getattr(jwt_wsgi, leaf.__name__) is leaf
-        assert leaf.__name__ in jwt_wsgi.__all__
+        assert getattr(errors, leaf.__name__) is leaf
+        assert leaf.__name__ in errors.__all__
+
+
+def test_the_top_level_exports_the_outcomes_and_a_few_leaves() -> None:
+    exported = {name for name in jwt_wsgi.__all__ if name in errors.__all__}
+    outcomes = {cls.__name__ for cls in OUTCOMES if cls.__module__ == "jwt_wsgi.errors"}
+    assert outcomes - {"InvalidDPoPProof", "DPoPNonceRequired"} <= exported
+    assert {"Error", "ConfigurationError", "ExpiredToken", "RevokedToken"} <= exported
+    assert len(jwt_wsgi.__all__) <= 40  # what applications construct and commonly catch
 
 
 def test_descriptions_are_fixed_and_replaceable() -> None:
@@ -128,6 +137,55 @@ def test_error_response_keeps_working_with_a_realm() -> None:
     status, headers, _ = call(lambda e, s: error_response(e, s, ExpiredToken(), "billing"))
     assert status == "401 Unauthorized"
     assert headers["WWW-Authenticate"].startswith('Bearer realm="billing"')
+
+
+def test_the_challenge_settings_are_arguments_or_the_environ_never_the_error() -> None:
+    error = ScopeMissing(scope=["a"])
+    assert (error.challenge("billing") or "").startswith('Bearer realm="billing", error=')
+    settings = Challenge("billing", "https://a.example/m", dpop_algs=("ES256",))
+    first, second = error.challenges(settings)
+    assert first.startswith('Bearer realm="billing"') and 'resource_metadata="https://a' in first
+    assert second == 'DPoP realm="billing", resource_metadata="https://a.example/m", algs="ES256"'
+    required = Challenge("billing", dpop_algs=("ES256",), bearer=False, dpop=True)
+    assert error.challenges(required) == [
+        'DPoP realm="billing", error="insufficient_scope", error_description='
+        '"the token lacks a scope this request needs", scope="a", algs="ES256"'
+    ]
+    _, headers, _ = call(lambda e, s: error({**e, "jwt.challenge": settings}, s))
+    assert 'realm="billing"' in headers["WWW-Authenticate"]
+    assert set(vars(error)) == {"description", "scope", "detail"}
+
+
+def test_answering_an_error_never_changes_it() -> None:
+    """The middleware answers with its realm and metadata URL without writing them on
+    the error: the same object answered elsewhere carries none of them."""
+    seen: list[AuthError] = []
+
+    def on_error(
+        environ: WSGIEnvironment, start_response: StartResponse, error: AuthError
+    ) -> Iterable[bytes]:
+        seen.append(error)
+        return error(environ, start_response)
+
+    middleware = jwt_wsgi.JWTMiddleware(
+        echo_app,
+        key=SECRET,
+        algorithms=["HS256"],
+        clock=Clock(),
+        on_error=on_error,
+        realm="app",
+        resource_metadata="https://a.example/.well-known/oauth-protected-resource",
+    )
+    expired = make_token({"exp": 1})
+    response = ValidatingClient(middleware).get("/", headers={"Authorization": f"Bearer {expired}"})
+    assert response.headers["WWW-Authenticate"].startswith('Bearer realm="app"')
+    assert "resource_metadata=" in response.headers["WWW-Authenticate"]
+    (error,) = seen
+    assert isinstance(error, ExpiredToken)
+    assert set(vars(error)) == {"description", "scope", "detail"}
+    _, headers, _ = call(error)
+    assert headers["WWW-Authenticate"].startswith('Bearer realm="api"')
+    assert "resource_metadata" not in headers["WWW-Authenticate"]
 
 
 def test_on_error_can_send_the_default_and_adjust_it() -> None:

@@ -30,16 +30,12 @@ from cryptography.x509.oid import NameOID
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from jwt_wsgi import (
-    AuthError,
+from jwt_wsgi import AuthError, JWTMiddleware, Policy, Provider, Rule
+from jwt_wsgi.errors import (
     ClaimMismatch,
     InvalidAudience,
     InvalidIssuer,
-    JWTMiddleware,
     MissingClaim,
-    Policy,
-    Provider,
-    Rule,
     ScopeMissing,
 )
 

@@ -128,7 +128,7 @@ def test_rfc9864_tokens_from_another_library_verify(curve: str, server: KeyServe
     """RFC 9864's fully-specified names: a joserfc token with ``alg`` ``Ed25519`` or
     ``Ed448`` verifies, with JWKs whose ``alg`` names the curve or names none, configured
     and fetched; a configuration allowing only ``EdDSA`` does not take them."""
-    from jwt_wsgi import DisallowedAlgorithm
+    from jwt_wsgi.errors import DisallowedAlgorithm
 
     key, token = joserfc_rfc9864_token(curve, "k9864")
     public = {**key.as_dict(private=False), "kid": "k9864"}
@@ -149,7 +149,8 @@ def test_a_curve_that_does_not_match_the_name_is_refused() -> None:
     for the other curve: refused, each with its reason."""
     from cryptography.hazmat.primitives.asymmetric import ed448
 
-    from jwt_wsgi import ConfigurationError, InvalidSignature
+    from jwt_wsgi import ConfigurationError
+    from jwt_wsgi.errors import InvalidSignature
 
     key, _ = joserfc_rfc9864_token("Ed448", "k448")
     public = {**key.as_dict(private=False), "kid": "k448"}
@@ -186,7 +187,7 @@ def test_certificate_bound_tokens_from_other_libraries(clock: Clock) -> None:
     from jwcrypto import jwk
     from jwcrypto import jwt as cjwt
 
-    from jwt_wsgi import CertificateMismatch
+    from jwt_wsgi.errors import CertificateMismatch
 
     from .fixtures.tlsproxy import Authority, thumbprint
 
@@ -277,7 +278,8 @@ def test_dpop_proofs_and_bound_tokens_from_other_libraries(
     from jwcrypto import jwk
     from jwcrypto import jwt as cjwt
 
-    from jwt_wsgi import DPoP, DPoPKeyMismatch, DPoPMethodMismatch, DPoPProofReplayed
+    from jwt_wsgi import DPoP
+    from jwt_wsgi.errors import DPoPKeyMismatch, DPoPMethodMismatch, DPoPProofReplayed
 
     if library is _jwcrypto_proof and kty == "RSA":
         import cryptography

@@ -24,11 +24,10 @@ from jwt_wsgi import (
     AuthError,
     ConfigurationError,
     JWTMiddleware,
-    KeysUnavailable,
     Provider,
     RemoteKeySet,
-    UnknownKey,
 )
+from jwt_wsgi.errors import KeysUnavailable, UnknownKey
 
 from .fixtures.keyserver import DrippingRelay, KeyServer
 from .helpers import NOW, Clock, Refusals, ValidatingClient, echo_app, run_in_threads, wait_until

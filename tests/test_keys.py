@@ -11,16 +11,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from jwt_wsgi import (
-    ConfigurationError,
-    DisallowedAlgorithm,
-    InvalidSignature,
-    InvalidToken,
-    KeyRing,
-    Provider,
-    UnknownKey,
-)
-from jwt_wsgi.jose.verifier import Verifier
+from jwt_wsgi import ConfigurationError, InvalidToken, KeyRing, Provider
+from jwt_wsgi.errors import DisallowedAlgorithm, InvalidSignature, UnknownKey
+from jwt_wsgi.jose.verifier import TokenVerifier
 
 from .helpers import NOW, SECRET, Clock, b64, make_token
 
@@ -33,7 +26,7 @@ def pem_public(key: Any) -> bytes:
 
 def refusal(key: Any, token: str, algorithms: list[str]) -> type[InvalidToken] | None:
     """Why ``token`` is refused under ``key`` (``None``: it verifies)."""
-    verifier = Verifier(Provider("p", algorithms, key=key), clock=Clock())
+    verifier = TokenVerifier(Provider("p", algorithms, key=key), clock=Clock())
     try:
         verifier.verify(token)
     except InvalidToken as error:

@@ -12,27 +12,29 @@ from werkzeug.test import Client
 
 from jwt_wsgi import (
     AuthError,
+    ConfigurationError,
+    ExpiredToken,
+    JWTMiddleware,
+    MissingToken,
+    Provider,
+    Rule,
+    get_claims,
+)
+from jwt_wsgi.errors import (
     ClaimMismatch,
     ConditionFailed,
-    ConfigurationError,
     DisallowedAlgorithm,
-    ExpiredToken,
     ImmatureToken,
     InvalidAudience,
     InvalidClaim,
     InvalidIssuer,
     InvalidSignature,
     IssuedInFuture,
-    JWTMiddleware,
     MalformedCredentials,
     MalformedToken,
     MissingClaim,
-    MissingToken,
-    Provider,
-    Rule,
     ScopeMissing,
     VerificationFailed,
-    get_claims,
 )
 
 from .helpers import (

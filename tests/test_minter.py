@@ -9,9 +9,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from jwt_wsgi import ConfigurationError, Minter, Provider, UnknownKey
-from jwt_wsgi.jose.verifier import Verifier
-from jwt_wsgi.minter import thumbprint
+from jwt_wsgi import ConfigurationError, Minter, Provider
+from jwt_wsgi.errors import UnknownKey
+from jwt_wsgi.jose.signing import key_thumbprint
+from jwt_wsgi.jose.verifier import TokenVerifier
 
 from .helpers import NOW, SECRET, Clock
 
@@ -125,7 +126,7 @@ def test_asymmetric_minting_verifies_with_our_verifier(
         (ec_key, "ES256", ec_key.public_key()),
     ):
         token = Minter(key, algorithm=alg).mint("a")
-        assert Verifier(Provider("p", [alg], key=public)).verify(token).claims["sub"] == "a"
+        assert TokenVerifier(Provider("p", [alg], key=public)).verify(token).claims["sub"] == "a"
 
 
 def test_rotation_publishes_old_and_new_until_retired(ec_key: ec.EllipticCurvePrivateKey) -> None:
@@ -140,12 +141,12 @@ def test_rotation_publishes_old_and_new_until_retired(ec_key: ec.EllipticCurvePr
     jwks = minter.jwks()
     assert [k["kid"] for k in jwks["keys"]] == ["2026-12", first]
     assert all(k["use"] == "sig" and k["alg"] == "ES256" and "d" not in k for k in jwks["keys"])
-    verifier = Verifier(Provider("p", ["ES256"], key=jwks), clock=Clock())
+    verifier = TokenVerifier(Provider("p", ["ES256"], key=jwks), clock=Clock())
     for token in (old_token, new_token):
         verifier.verify(token)
     minter.retire(first)
     with pytest.raises(UnknownKey):
-        Verifier(Provider("p", ["ES256"], key=minter.jwks()), clock=Clock()).verify(old_token)
+        TokenVerifier(Provider("p", ["ES256"], key=minter.jwks()), clock=Clock()).verify(old_token)
     with pytest.raises(ConfigurationError):
         minter.retire("2026-12")  # the current key
 
@@ -159,7 +160,7 @@ def test_thumbprint_matches_rfc7638_example() -> None:
         "0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
     )
     public = jwt.algorithms.RSAAlgorithm.from_jwk({"kty": "RSA", "n": n, "e": "AQAB"})
-    assert thumbprint(public) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    assert key_thumbprint(public) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
 
 
 def test_hmac_secrets_never_appear_in_jwks() -> None:

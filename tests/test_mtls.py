@@ -14,17 +14,15 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from jwt_wsgi import (
+from jwt_wsgi import ConfigurationError, JWTMiddleware, Provider
+from jwt_wsgi.certificates import ClientCertificates
+from jwt_wsgi.errors import (
     CertificateMismatch,
     CertificateRequired,
-    ConfigurationError,
     InvalidClaim,
-    JWTMiddleware,
-    Provider,
     TokenNotBound,
     UnsupportedToken,
 )
-from jwt_wsgi.certificates import ClientCertificates
 
 from .fixtures.tlsproxy import Authority, TlsProxy, thumbprint
 from .helpers import NOW, SECRET, Clock, Refusals, ValidatingClient, echo_app

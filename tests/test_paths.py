@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from jwt_wsgi import JWTMiddleware, Rule, UnsafePath
+from jwt_wsgi import JWTMiddleware, Rule
+from jwt_wsgi.errors import UnsafePath
 from jwt_wsgi.paths import canonical_path, resolve
 
 from .helpers import SECRET, Clock, http_request, make_token

@@ -7,17 +7,9 @@ from typing import Any
 
 import pytest
 
-from jwt_wsgi import (
-    ClaimMismatch,
-    ConfigurationError,
-    JWTMiddleware,
-    Policy,
-    Provider,
-    ProviderNotAccepted,
-    Rule,
-    ScopeMissing,
-)
+from jwt_wsgi import ConfigurationError, JWTMiddleware, Policy, Provider, Rule
 from jwt_wsgi.config import parse_rules
+from jwt_wsgi.errors import ClaimMismatch, ProviderNotAccepted, ScopeMissing
 
 from .helpers import NOW, SECRET, Clock, Refusals, ValidatingClient, echo_app, make_token, protect
 

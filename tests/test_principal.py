@@ -8,14 +8,8 @@ from typing import Any
 
 import pytest
 
-from jwt_wsgi import (
-    ClaimMismatch,
-    ConfigurationError,
-    JWTMiddleware,
-    PrincipalUnavailable,
-    Rule,
-    UnknownPrincipal,
-)
+from jwt_wsgi import ConfigurationError, JWTMiddleware, Rule
+from jwt_wsgi.errors import ClaimMismatch, PrincipalUnavailable, UnknownPrincipal
 
 from .helpers import SECRET, Clock, Refusals, ValidatingClient, make_token
 

@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import create_environ, run_wsgi_app
 
-from jwt_wsgi import InvalidToken, JWTMiddleware, Provider, Rule, UnsafePath
-from jwt_wsgi.jose.verifier import Verifier
+from jwt_wsgi import InvalidToken, JWTMiddleware, Provider, Rule
+from jwt_wsgi.errors import UnsafePath
+from jwt_wsgi.jose.verifier import TokenVerifier
 from jwt_wsgi.paths import canonical_path
 
 from .helpers import SECRET, Clock, b64, hs256_token, make_token
@@ -151,7 +152,7 @@ PAYLOADS = st.one_of(
 
 @given(st.data())
 def test_verifier_raises_only_invalid_token(data: st.DataObject) -> None:
-    verifier = Verifier(Provider("p", ["HS256"], key=SECRET, audience="api", issuer="me"))
+    verifier = TokenVerifier(Provider("p", ["HS256"], key=SECRET, audience="api", issuer="me"))
     token = data.draw(
         st.one_of(
             _mutations(make_token({"aud": "api", "iss": "me"})),

@@ -8,19 +8,14 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from jwt_wsgi import (
-    AuthError,
-    ConfigurationError,
+from jwt_wsgi import AuthError, ConfigurationError, ExpiredToken, JWTMiddleware, Provider, Rule
+from jwt_wsgi.errors import (
     DisallowedAlgorithm,
-    ExpiredToken,
     InvalidAudience,
     InvalidIssuer,
     InvalidSignature,
-    JWTMiddleware,
     MalformedToken,
-    Provider,
     ProviderNotAccepted,
-    Rule,
     TokenTooLarge,
 )
 
@@ -203,7 +198,7 @@ class TestRfc9068Profile:
         assert self.build().authenticate(media).claims["sub"] == "u1"
 
     def test_an_id_token_is_not_an_access_token(self) -> None:
-        from jwt_wsgi import InvalidTokenType
+        from jwt_wsgi.errors import InvalidTokenType
 
         token = jwt.encode(self.claims(), SECRET, headers={"typ": "JWT"})
         with pytest.raises(InvalidTokenType):
@@ -211,7 +206,7 @@ class TestRfc9068Profile:
 
     @pytest.mark.parametrize("missing", ["client_id", "jti", "sub", "iat", "exp", "aud", "iss"])
     def test_every_required_claim(self, missing: str) -> None:
-        from jwt_wsgi import MissingClaim
+        from jwt_wsgi.errors import MissingClaim
 
         claims = self.claims()
         del claims[missing]

@@ -15,7 +15,8 @@ from typing import Any
 import jwt
 import pytest
 
-from jwt_wsgi import DPoP, JWTMiddleware, Rule, UnknownKey
+from jwt_wsgi import DPoP, JWTMiddleware, Rule
+from jwt_wsgi.errors import UnknownKey
 from jwt_wsgi.testing import DPoPKey
 
 from .fixtures.oidc_provider import AUDIENCE, RESOURCES, OpenIDProvider

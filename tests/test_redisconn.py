@@ -121,7 +121,7 @@ def test_a_given_client_keeps_its_address_not_its_retries(silent: SilentServer) 
 
 
 def test_the_key_store_asks_once_too(silent: SilentServer) -> None:
-    from jwt_wsgi import KeyStoreUnavailable
+    from jwt_wsgi.errors import KeyStoreUnavailable
 
     store = RedisKeyStore(f"redis://127.0.0.1:{silent.port}/0", timeout=0.2)
     accepted = silent.accepted

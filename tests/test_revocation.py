@@ -16,10 +16,10 @@ from jwt_wsgi import (
     JWTMiddleware,
     MemoryRevocationStore,
     RedisRevocationStore,
-    RevocationCheckFailed,
     RevocationUnavailable,
     RevokedToken,
 )
+from jwt_wsgi.errors import RevocationCheckFailed
 
 from .fixtures.redis_servers import RedisClusterNodes, RedisServer, SentinelGroup
 from .helpers import (

@@ -6,14 +6,11 @@ from typing import Any, cast
 
 import pytest
 
-from jwt_wsgi import (
-    Authenticated,
+from jwt_wsgi import Authenticated, ConfigurationError, InsufficientScope, Rule
+from jwt_wsgi.errors import (
     ClaimMismatch,
     ConditionFailed,
-    ConfigurationError,
-    InsufficientScope,
     ProviderNotAccepted,
-    Rule,
     ScopeMissing,
     UnsafePath,
 )

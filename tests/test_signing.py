@@ -16,13 +16,12 @@ from jwt_wsgi import (
     Authenticator,
     ConfigurationError,
     FileKeyStore,
-    KeyStoreUnavailable,
     Minter,
     Provider,
     RedisKeyStore,
-    UnknownKey,
     jwks_app,
 )
+from jwt_wsgi.errors import KeyStoreUnavailable, UnknownKey
 
 from .fixtures.redis_servers import RedisClusterNodes, RedisServer, SentinelGroup
 from .helpers import Clock
@@ -163,10 +162,10 @@ def test_a_store_whose_current_key_is_missing_is_refused(tmp_path: Path) -> None
 
 
 def test_secrets_are_not_generated(tmp_path: Path) -> None:
-    from jwt_wsgi.jose.signing import generate_key
+    from jwt_wsgi.jose.signing import generate_private_key
 
     with pytest.raises(ConfigurationError, match="secrets"):
-        generate_key("HS256")
+        generate_private_key("HS256")
     with pytest.raises(ConfigurationError, match="asymmetric"):
         RedisKeyStore(None, algorithm="HS512")
 

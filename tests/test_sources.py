@@ -8,18 +8,17 @@ import pytest
 from werkzeug.test import Client
 
 from jwt_wsgi import (
-    AmbiguousCredentials,
     AuthError,
     ConfigurationError,
     Cookies,
     CsrfFailed,
     JWTMiddleware,
-    MalformedCredentials,
     Minter,
     MissingToken,
     Rule,
 )
 from jwt_wsgi.cookies import read_cookie
+from jwt_wsgi.errors import AmbiguousCredentials, MalformedCredentials
 from jwt_wsgi.sources import Location
 
 from .helpers import (

@@ -7,17 +7,8 @@ from typing import Any
 import jwt
 import pytest
 
-from jwt_wsgi import (
-    Authenticator,
-    ConfigurationError,
-    DisallowedAlgorithm,
-    ExpiredToken,
-    ImmatureToken,
-    InvalidSignature,
-    JWTMiddleware,
-    Provider,
-    Rule,
-)
+from jwt_wsgi import Authenticator, ConfigurationError, ExpiredToken, JWTMiddleware, Provider, Rule
+from jwt_wsgi.errors import DisallowedAlgorithm, ImmatureToken, InvalidSignature
 from jwt_wsgi.testing import TestTokens, TokenClient
 
 from .fixtures.keyserver import KeyServer

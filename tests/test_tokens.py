@@ -7,29 +7,27 @@ from typing import Any
 import jwt
 import pytest
 
-from jwt_wsgi import (
+from jwt_wsgi import ExpiredToken, InvalidToken, Provider
+from jwt_wsgi.errors import (
     DisallowedAlgorithm,
-    ExpiredToken,
     ImmatureToken,
     InvalidClaim,
     InvalidSignature,
-    InvalidToken,
     InvalidTokenType,
     IssuedInFuture,
     MalformedToken,
-    Provider,
     TokenTooLarge,
     UnsupportedToken,
 )
-from jwt_wsgi.jose.verifier import Verifier
+from jwt_wsgi.jose.verifier import TokenVerifier
 
 from .helpers import NOW, SECRET, Clock, b64, hs256_token, make_token
 
 CLAIMS = {"sub": "alice", "exp": int(NOW) + 600}
 
 
-def verifier(**options: Any) -> Verifier:
-    return Verifier(Provider("p", ["HS256"], key=SECRET, **options), clock=Clock())
+def verifier(**options: Any) -> TokenVerifier[Provider]:
+    return TokenVerifier(Provider("p", ["HS256"], key=SECRET, **options), clock=Clock())
 
 
 def test_a_plain_token_verifies() -> None:
@@ -258,7 +256,7 @@ def test_typ_enforcement(typ: Any, accepted: Any, header_typ: str | None, ok: bo
             verifier(typ=typ).verify(token)
 
 
-def timed(v: Verifier, **claims: Any) -> Any:
+def timed(v: TokenVerifier[Provider], **claims: Any) -> Any:
     return v.verify_static(hs256_token({"alg": "HS256"}, {"sub": "a", **claims}))
 
 
@@ -304,7 +302,7 @@ def test_key_type_mismatch_is_invalid_token_where_pyjwt_raises_type_error() -> N
         with pytest.raises(TypeError):
             jwt.decode(token, key, algorithms=["ES256", "RS256"])
         with pytest.raises(InvalidToken) as refused:
-            Verifier(Provider("p", ["ES256", "RS256"], key=key)).verify_static(token)
+            TokenVerifier(Provider("p", ["ES256", "RS256"], key=key)).verify_static(token)
         assert type(refused.value) is InvalidSignature
 
 
@@ -322,9 +320,9 @@ def test_only_verified_headers_are_remembered_and_no_more_than_the_bound() -> No
         with pytest.raises(InvalidSignature):
             v.verify_static(make_token(headers={"x-n": n}, key="f" * 64))
     assert v._headers == {}
-    for n in range(Verifier.HEADER_MEMO_SIZE + 5):
+    for n in range(TokenVerifier.HEADER_MEMO_SIZE + 5):
         assert v.verify_static(make_token(headers={"x-n": n})).header["x-n"] == n
-    assert 0 < len(v._headers) <= Verifier.HEADER_MEMO_SIZE
+    assert 0 < len(v._headers) <= TokenVerifier.HEADER_MEMO_SIZE
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 The vectors (``tests/vectors/wycheproof``, Apache-2.0, provenance in the README
 there) are compact JWS with non-JWT payloads, so they run at the JWS layer:
 the same key loading (:class:`~jwt_wsgi.KeyRing`) and signature verification
-(:meth:`~jwt_wsgi.jose.verifier.Verifier.verify_jws`) the middleware uses. A key the ring
+(:meth:`~jwt_wsgi.jose.verifier.TokenVerifier.verify_jws`) the middleware uses. A key the ring
 refuses at construction verifies nothing, so its tokens count as invalid.
 """
 
@@ -17,7 +17,7 @@ import pytest
 
 from jwt_wsgi import ConfigurationError, InvalidToken, KeyRing, Provider
 from jwt_wsgi.jose.keys import ALGORITHM_KEY_TYPES
-from jwt_wsgi.jose.verifier import Verifier
+from jwt_wsgi.jose.verifier import TokenVerifier
 
 VECTORS = Path(__file__).resolve().parent / "vectors" / "wycheproof"
 
@@ -71,7 +71,7 @@ def verdict(key: dict[str, Any], jws: Any) -> str:
     except ConfigurationError:
         return "invalid"
     try:
-        Verifier(Provider("w", algorithms, key=ring, require=())).verify_jws(jws)
+        TokenVerifier(Provider("w", algorithms, key=ring, require=())).verify_jws(jws)
     except InvalidToken:
         return "invalid"
     return "valid"

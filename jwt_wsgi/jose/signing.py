@@ -103,11 +103,11 @@ def signing_key(
     (name,) = validate_algorithms([algorithm])
     prepared = load_signing_key(key, name, allow_weak_hmac_keys)
     if kid is None and not isinstance(prepared, bytes):
-        kid = thumbprint(prepared.public_key())
+        kid = key_thumbprint(prepared.public_key())
     return SigningKey(prepared, name, kid)
 
 
-def generate_key(algorithm: str) -> Any:
+def generate_private_key(algorithm: str) -> Any:
     """A new private key for ``algorithm`` (RSA 3072 bits for RS*/PS*)."""
     key_type = ALGORITHM_KEY_TYPES[algorithm]
     if key_type == "EC":
@@ -121,14 +121,14 @@ def generate_key(algorithm: str) -> Any:
     raise ConfigurationError(f"{algorithm} keys are secrets to share, not keys to generate")
 
 
-def new_key(algorithm: str) -> Any:
-    """A fresh key to sign with: 64 random bytes for ``HS*``, else :func:`generate_key`'s."""
+def new_signing_key(algorithm: str) -> Any:
+    """A fresh key to sign with: 64 random bytes for ``HS*``, else a new private key."""
     if ALGORITHM_KEY_TYPES[algorithm] == "oct":
         return secrets.token_bytes(64)
-    return generate_key(algorithm)
+    return generate_private_key(algorithm)
 
 
-def key_family(key: Any) -> str:
+def exporting_algorithm(key: Any) -> str:
     """The algorithm whose PyJWT object exports ``key`` (private or public) as a JWK."""
     if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
         return "RS256"
@@ -145,9 +145,9 @@ _THUMBPRINT_MEMBERS = {
 }
 
 
-def thumbprint(public_key: Any) -> str:
+def key_thumbprint(public_key: Any) -> str:
     """The RFC 7638 JWK thumbprint (SHA-256) of a public key: a stable default ``kid``."""
-    family = key_family(public_key)
+    family = exporting_algorithm(public_key)
     return jwk_thumbprint(jwt.get_algorithm_by_name(family).to_jwk(public_key, as_dict=True))
 
 

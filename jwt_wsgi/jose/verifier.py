@@ -1,18 +1,18 @@
 """Token verification: a strict parse, PyJWT's signature check, then the claims.
 
-:class:`Verifier` applies one issuer's settings (:class:`VerifierSettings`, which
+:class:`TokenVerifier` applies one issuer's settings (:class:`VerifierSettings`, which
 :class:`~jwt_wsgi.providers.Provider` is).
 It splits the work in two so that the verified-token cache can skip the
 expensive part:
 
-1. :meth:`Verifier.verify_static` parses the compact JWS strictly, checks the
+1. :meth:`TokenVerifier.verify_static` parses the compact JWS strictly, checks the
    signature with PyJWT's algorithm objects and the keys its key source has
    prepared, and checks the claims that never change (``iss``, ``aud``,
-   required claims, types). Its :class:`Verified` result can be cached.
-2. :meth:`Verifier.check_time` checks ``exp``, ``nbf`` and ``iat`` against
+   required claims, types). Its :class:`VerifiedToken` result can be cached.
+2. :meth:`TokenVerifier.check_time` checks ``exp``, ``nbf`` and ``iat`` against
    the current time. It runs on every request, cached or not.
 
-:meth:`Verifier.verify` does both. Each refusal raises its own
+:meth:`TokenVerifier.verify` does both. Each refusal raises its own
 :class:`~jwt_wsgi.errors.InvalidToken` subclass.
 
 The parse is stricter than PyJWT on purpose (RFC 7515, RFC 7519, RFC 8725):
@@ -59,7 +59,7 @@ _NUMERIC_DATES = ("exp", "nbf", "iat")
 
 
 class VerifierSettings(Protocol):
-    """What a :class:`Verifier` reads from one issuer's settings, once, at construction.
+    """What a :class:`TokenVerifier` reads from one issuer's settings, once, at construction.
 
     :class:`~jwt_wsgi.providers.Provider` is the implementation; the core
     names only what it reads, so that it imports nothing above it.
@@ -93,7 +93,7 @@ Settings = TypeVar("Settings", bound=VerifierSettings)
 
 
 @dataclass(slots=True)
-class Verified:
+class VerifiedToken:
     """A token whose signature and static claims checked out: a cache entry.
 
     :param header: the JOSE header.
@@ -113,7 +113,7 @@ class Verified:
     header: dict[str, Any]
     claims: dict[str, Any]
     kid: str | None
-    verifier: Verifier[Any]
+    verifier: TokenVerifier[Any]
     ring: KeyRing
     valid_from: float
     valid_until: float
@@ -144,7 +144,7 @@ class Verified:
         """Whether this verification still stands: the same keys, inside its time window.
 
         The one freshness test of a cached entry. ``False`` means verify
-        again; :meth:`Verifier.check_time` then says whether time ran out.
+        again; :meth:`TokenVerifier.check_time` then says whether time ran out.
         """
         return (
             self.verifier.keys.current() is self.ring and self.valid_from <= now < self.valid_until
@@ -183,7 +183,7 @@ _NUMBER_TYPES = (int, float)
 CheckedHeader = tuple[dict[str, Any], str, str | None, bool]
 
 
-class Verifier(Generic[Settings]):
+class TokenVerifier(Generic[Settings]):
     """Verifies tokens against one issuer's settings.
 
     :param provider: the settings (a :class:`~jwt_wsgi.providers.Provider`),
@@ -235,7 +235,7 @@ class Verifier(Generic[Settings]):
         """Verify with other keys from now on; tokens verified before are not current."""
         self.keys = keys
 
-    def verify(self, token: str) -> Verified:
+    def verify(self, token: str) -> VerifiedToken:
         """Everything, the clock included: the safe one-call check."""
         verified = self.verify_static(token)
         self.check_time(verified, self.clock())
@@ -322,7 +322,7 @@ class Verifier(Generic[Settings]):
             self._headers.clear()
         self._headers[header_b64] = checked
 
-    def verify_static(self, token: str, claims: dict[str, Any] | None = None) -> Verified:
+    def verify_static(self, token: str, claims: dict[str, Any] | None = None) -> VerifiedToken:
         """Everything but the clock: signature, then the claims that never change.
 
         :param claims: this token's claim set as :func:`peek_claims` parsed it
@@ -357,7 +357,7 @@ class Verifier(Generic[Settings]):
         start = nbf if iat is None else iat if nbf is None else max(nbf, iat)
         # Positional, in the order the fields are declared: keywords cost a
         # cold request about a microsecond to bind.
-        return Verified(
+        return VerifiedToken(
             header,
             claims,
             kid,
@@ -376,7 +376,7 @@ class Verifier(Generic[Settings]):
             needs_certificate or jkt is not None or self.dpop == "required",  # bound
         )
 
-    def check_time(self, verified: Verified, now: float) -> None:
+    def check_time(self, verified: VerifiedToken, now: float) -> None:
         """Refuse a token that has expired or is not yet valid, leeway included.
 
         Expired means ``exp <= now - leeway``; not yet valid means ``nbf`` (or
