@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from . import _checks
+from ._memo import BoundedMemo
 from .bearer import B64TOKEN, BearerHeader
 from .binding import DPoPMode
 from .cache import TokenCache
@@ -52,7 +53,7 @@ from .errors import (
     TokenNotBound,
     TokenTooLarge,
 )
-from .jose.compact import peek_claims, token_id
+from .jose.compact import check_length, peek_claims, token_id
 from .jose.keys import KeyInput, KeyRing
 from .jose.verifier import TokenVerifier, VerifiedToken
 from .providers import Provider, ProviderOptions
@@ -180,7 +181,9 @@ class Authenticator:
         self._header_only = self.sources.locations == ("header",)
         self._cookie_only = self.sources.locations == ("cookie",)
         self._cookie_name = self.sources.cookies.access
-        self._cookie_memo: dict[str, str] = {}
+        self._cookie_memo: BoundedMemo[str, str] = BoundedMemo(
+            _COOKIE_MEMO_SIZE, _COOKIE_MEMO_MAX_CHARS
+        )
         self._environ_key = self.bearer.environ_key
         self._prefix = self.bearer.prefix
         self._prefix_length = len(self._prefix)
@@ -279,7 +282,7 @@ class Authenticator:
         """Check ``token`` completely; raise an :class:`~jwt_wsgi.errors.AuthError` if it fails."""
         if not isinstance(token, str):
             raise MalformedToken("the token must be a string")
-        result = self._authenticate(token, self._clock(), self.cache.get(token))
+        result = self._authenticate(token, self._clock())
         result.location = None
         return result
 
@@ -335,7 +338,7 @@ class Authenticator:
         token = self.bearer.parse(value)
         if token is None:
             return None
-        return self._authenticate(token, now, self.cache.get(token), environ, dpop)
+        return self._authenticate(token, now, environ, dpop)
 
     def _from_dpop(
         self, value: str, environ: WSGIEnvironment, dpop: DPoPMode | None, now: float
@@ -348,12 +351,7 @@ class Authenticator:
         parts = value.split()
         if len(parts) != 2 or not B64TOKEN.match(parts[1]):
             raise MalformedCredentials("the Authorization header must carry exactly one DPoP token")
-        token = parts[1]
-        if len(token) > self.max_token_bytes:
-            raise TokenTooLarge()
-        return self._authenticate(
-            token, now, self.cache.get(token), environ, dpop, dpop_scheme=True
-        )
+        return self._authenticate(parts[1], now, environ, dpop, dpop_scheme=True)
 
     def uses_dpop_scheme(self, environ: WSGIEnvironment) -> bool:
         """Whether the request sent its token in the DPoP scheme (RFC 9449 section 7),
@@ -375,13 +373,8 @@ class Authenticator:
             token = read_cookie(header, self._cookie_name)
             if not token:
                 return None
-            if len(header) <= _COOKIE_MEMO_MAX_CHARS:
-                if len(self._cookie_memo) >= _COOKIE_MEMO_SIZE:
-                    self._cookie_memo.clear()
-                self._cookie_memo[header] = token
-        if len(token) > self.max_token_bytes:
-            raise TokenTooLarge()
-        result = self._authenticate(token, self._clock(), self.cache.get(token), environ, dpop)
+            self._cookie_memo.remember(header, token)
+        result = self._authenticate(token, self._clock(), environ, dpop)
         result.location = "cookie"
         if environ.get("REQUEST_METHOD") not in SAFE_METHODS:
             self.sources.check_csrf(environ, result.claims)
@@ -409,9 +402,7 @@ class Authenticator:
             if found is None:
                 return None
             token, location = found
-            if len(token) > self.max_token_bytes:
-                raise TokenTooLarge()
-            result = self._authenticate(token, self._clock(), self.cache.get(token), environ, dpop)
+            result = self._authenticate(token, self._clock(), environ, dpop)
             result.location = location
             if location == "cookie":
                 self.sources.check_csrf(environ, result.claims)
@@ -443,18 +434,16 @@ class Authenticator:
         self,
         token: str,
         now: float,
-        cached: VerifiedToken | None,
         environ: WSGIEnvironment | None = None,
         dpop: DPoPMode | None = None,
         *,
         dpop_scheme: bool = False,
     ) -> Authenticated:
+        """Every location's token, once read: the size guard, the cache, else verification."""
+        check_length(token, self.max_token_bytes)
+        cached = self.cache.get(token)
         if cached is not None:
-            # VerifiedToken.holds, inlined: the cache hit of every location but the header.
-            if (
-                cached.verifier.keys.current() is cached.ring
-                and cached.valid_from <= now < cached.valid_until
-            ):
+            if cached.holds(now):
                 return self._accept(token, cached, environ, dpop, now, dpop_scheme)
             self.cache.discard(token)
             if cached.verifier.keys.current() is cached.ring:

@@ -46,6 +46,7 @@ from jwt.algorithms import Algorithm
 from . import _checks
 from ._checks import Duration
 from ._compat import moved
+from ._memo import BoundedMemo
 from .errors import (
     ConfigurationError,
     DPoPAlgorithmNotAllowed,
@@ -319,7 +320,7 @@ class DPoP:
             raise ConfigurationError(f"nonces must be DPoPNonces, not {type(nonces).__name__}")
         self.nonces = nonces
         self.max_proof_bytes = _checks.count(max_proof_bytes, "max_proof_bytes", minimum=256)
-        self._keys: dict[str, _ProofKey] = {}
+        self._keys: BoundedMemo[str, _ProofKey] = BoundedMemo(_MEMO_SIZE, _MEMO_MAX_CHARS)
 
     def replay_store(self, revocation: object, clock: Callable[[], float]) -> DenylistStore:
         """The store proof ids go to, given the authenticator's revocation store."""
@@ -363,11 +364,7 @@ class DPoP:
             raise MalformedDPoPProof("the DPoP proof is not a compact JWS") from None
         key = self._keys.get(header_b64)
         if key is None:
-            key = self._proof_key(header_b64)
-            if len(header_b64) <= _MEMO_MAX_CHARS:
-                if len(self._keys) >= _MEMO_SIZE:
-                    self._keys.clear()
-                self._keys[header_b64] = key
+            key = self._keys.remember(header_b64, self._proof_key(header_b64))
         try:
             signature = b64decode(signature_b64)
             payload = b64decode(payload_b64)

@@ -76,6 +76,7 @@ from .errors import (
     ServiceUnavailable,
     StoreUnavailable,
     WrongTokenKind,
+    json_response,
 )
 from .minter import Minter
 from .providers import Provider
@@ -90,26 +91,6 @@ logger = logging.getLogger("jwt_wsgi")
 Respond = Literal["json", "cookies", "both"]
 
 
-def _json(
-    start_response: StartResponse,
-    status: str,
-    body: Any,
-    headers: Iterable[tuple[str, str]] = (),
-    method: str = "POST",
-) -> Iterable[bytes]:
-    payload = json.dumps(body).encode()
-    start_response(
-        status,
-        [
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(payload))),
-            ("Cache-Control", "no-store"),
-            *headers,
-        ],
-    )
-    return [b""] if method == "HEAD" else [payload]
-
-
 def _post_only(
     environ: WSGIEnvironment, start_response: StartResponse, what: str
 ) -> Iterable[bytes] | None:
@@ -117,12 +98,12 @@ def _post_only(
     method = environ.get("REQUEST_METHOD", "GET")
     if method == "POST":
         return None
-    return _json(
+    return json_response(
+        environ,
         start_response,
         "405 Method Not Allowed",
         {"error": "method_not_allowed", "error_description": f"POST {what}"},
         [("Allow", "POST")],
-        method,
     )
 
 
@@ -262,7 +243,7 @@ class RefreshEndpoint:
         if self._sets_cookies:
             now = self.minter.clock()
             headers = self.cookies.set(pair.access_token, pair.refresh_token, now=now)
-        return _json(start_response, "200 OK", body, headers)
+        return json_response(environ, start_response, "200 OK", body, headers)
 
     def _read(self, environ: WSGIEnvironment) -> tuple[str, bool]:
         """The refresh token (and whether it came in a cookie); one place only."""
@@ -419,23 +400,20 @@ def jwks_app(
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
         if environ.get("PATH_INFO") != path or method not in ("GET", "HEAD"):
-            start_response("404 Not Found", [("Content-Type", "application/json")])
-            return [b'{"error": "not_found"}']
+            return json_response(environ, start_response, "404 Not Found", {"error": "not_found"})
         try:
             document = minter.jwks()
         except Exception as exc:
             if not isinstance(exc, KeyStoreUnavailable):
                 logger.exception("rendering the JWK Set failed")
             return ServiceUnavailable("the signing keys are unavailable")(environ, start_response)
-        body = json.dumps(document).encode()
-        start_response(
+        return json_response(
+            environ,
+            start_response,
             "200 OK",
-            [
-                ("Content-Type", "application/jwk-set+json"),
-                ("Content-Length", str(len(body))),
-                ("Cache-Control", f"public, max-age={max_age}"),
-            ],
+            document,
+            content_type="application/jwk-set+json",
+            cache_control=f"public, max-age={max_age}",
         )
-        return [b""] if method == "HEAD" else [body]
 
     return app

@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -110,6 +110,7 @@ __all__ = [
     "MintingFailed",
     "PrincipalUnavailable",
     "json_headers",
+    "json_response",
     "error_response",
 ]
 
@@ -264,8 +265,11 @@ class AuthError(Error):
         self, content_length: int, settings: Challenge = DEFAULT_CHALLENGE
     ) -> list[tuple[str, str]]:
         """The response headers for a body of ``content_length`` bytes."""
-        headers = json_headers(content_length)
-        headers += [("WWW-Authenticate", challenge) for challenge in self.challenges(settings)]
+        return json_headers(content_length) + self.extra_headers(settings)
+
+    def extra_headers(self, settings: Challenge = DEFAULT_CHALLENGE) -> list[tuple[str, str]]:
+        """The headers beyond the JSON body's: the challenges, a DPoP nonce."""
+        headers = [("WWW-Authenticate", challenge) for challenge in self.challenges(settings)]
         if self.dpop_nonce is not None:
             headers.append(("DPoP-Nonce", self.dpop_nonce))
         return headers
@@ -273,10 +277,10 @@ class AuthError(Error):
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Answer the request with this error (a WSGI application), the challenge
         settings taken from ``environ["jwt.challenge"]`` when the middleware put them there."""
-        payload = json.dumps(self.body()).encode("ascii")
         settings = environ.get(CHALLENGE_KEY, DEFAULT_CHALLENGE)
-        start_response(self.status_line, self.headers(len(payload), settings))
-        return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [payload]
+        return json_response(
+            environ, start_response, self.status_line, self.body(), self.extra_headers(settings)
+        )
 
 
 # -- 400 ---------------------------------------------------------------------
@@ -750,10 +754,8 @@ class ServiceUnavailable(AuthError):
     def challenge(self, settings: Challenge | str = DEFAULT_CHALLENGE) -> str | None:
         return None
 
-    def headers(
-        self, content_length: int, settings: Challenge = DEFAULT_CHALLENGE
-    ) -> list[tuple[str, str]]:
-        return [*super().headers(content_length, settings), ("Retry-After", "1")]
+    def extra_headers(self, settings: Challenge = DEFAULT_CHALLENGE) -> list[tuple[str, str]]:
+        return [*super().extra_headers(settings), ("Retry-After", "1")]
 
 
 class RevocationCheckFailed(ServiceUnavailable):
@@ -816,13 +818,35 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def json_headers(content_length: int) -> list[tuple[str, str]]:
-    """The headers of every JSON answer of ours: type, length, and never cached."""
+def json_headers(
+    content_length: int,
+    content_type: str = "application/json",
+    cache_control: str = "no-store",
+) -> list[tuple[str, str]]:
+    """The headers of a JSON answer: its type, its length and how long it may be kept."""
     return [
-        ("Content-Type", "application/json"),
+        ("Content-Type", content_type),
         ("Content-Length", str(content_length)),
-        ("Cache-Control", "no-store"),
+        ("Cache-Control", cache_control),
     ]
+
+
+def json_response(
+    environ: WSGIEnvironment,
+    start_response: StartResponse,
+    status: str,
+    body: Any,
+    headers: Iterable[tuple[str, str]] = (),
+    *,
+    content_type: str = "application/json",
+    cache_control: str = "no-store",
+) -> list[bytes]:
+    """Answer with ``body`` as JSON (bytes are sent as they are): the one way every
+    JSON answer of ours is written, refusals, endpoints, key sets and metadata alike.
+    A ``HEAD`` request gets the headers and no body."""
+    payload = body if isinstance(body, bytes) else json.dumps(body).encode("ascii")
+    start_response(status, [*json_headers(len(payload), content_type, cache_control), *headers])
+    return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [payload]
 
 
 def error_response(

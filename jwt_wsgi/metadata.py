@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, json_response
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -126,12 +126,6 @@ class ResourceMetadata:
             headers = [("Allow", "GET, HEAD"), ("Content-Type", "text/plain")]
             start_response("405 Method Not Allowed", [*headers, ("Content-Length", "0")])
             return []
-        start_response(
-            "200 OK",
-            [
-                ("Content-Type", "application/json"),
-                ("Content-Length", str(len(self.body))),
-                ("Cache-Control", "max-age=3600"),
-            ],
+        return json_response(
+            environ, start_response, "200 OK", self.body, cache_control="max-age=3600"
         )
-        return [] if environ["REQUEST_METHOD"] == "HEAD" else [self.body]

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
@@ -35,6 +34,7 @@ from werkzeug.routing import Rule as _WerkzeugRule
 
 from . import _checks
 from ._checks import Duration
+from ._memo import BoundedMemo
 from .binding import DPOP_MODES, DPoPMode
 from .errors import (
     AuthError,
@@ -483,9 +483,9 @@ class RuleMap:
                     compiled.append(_WerkzeugRule(base, endpoint=index, methods=rule.methods))
         url_map = Map(compiled, strict_slashes=False, merge_slashes=False, redirect_defaults=False)
         self._adapter = url_map.bind("localhost")
-        self._memo: dict[tuple[str, str, str, str], tuple[str, Rule]] = {}
-        self._memo_size = _checks.count(memo_size, "memo_size", minimum=1)
-        self._memo_lock = threading.Lock()
+        self._memo: BoundedMemo[tuple[str, str, str, str], tuple[str, Rule]] = BoundedMemo(
+            _checks.count(memo_size, "memo_size", minimum=1), self.MEMO_MAX_CHARS
+        )
 
     def route(self, environ: WSGIEnvironment) -> tuple[str, Rule]:
         """The canonical ``PATH_INFO`` (WSGI form) and the rule for this request.
@@ -504,13 +504,7 @@ class RuleMap:
         if found is not None:
             return found
         wsgi_path, path = canonical_path(path_info, script_name, target, self.check_request_target)
-        found = (wsgi_path, self.match(path, method))
-        if len(path_info) + len(target) <= self.MEMO_MAX_CHARS:
-            with self._memo_lock:
-                if len(self._memo) >= self._memo_size:
-                    self._memo.clear()
-                self._memo[key] = found
-        return found
+        return self._memo.remember(key, (wsgi_path, self.match(path, method)))
 
     def match(self, path: str, method: str) -> Rule:
         """The rule for a canonical Unicode ``path`` and ``method``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import jwt
@@ -19,7 +20,7 @@ from jwt_wsgi.errors import (
     TokenTooLarge,
     UnsupportedToken,
 )
-from jwt_wsgi.jose.verifier import TokenVerifier
+from jwt_wsgi.jose.verifier import TokenVerifier, VerifiedToken
 
 from .helpers import NOW, SECRET, Clock, b64, hs256_token, make_token
 
@@ -349,3 +350,53 @@ def test_a_boolean_date_is_not_a_number(name: str) -> None:
     claims = {**CLAIMS, name: True}
     with pytest.raises(InvalidClaim, match=f"'{name}' claim is not a number"):
         verifier().verify_static(hs256_token({"alg": "HS256"}, claims))
+
+
+# -- VerifiedToken is built positionally (speed): every field lands where it belongs --------
+
+#: header member, claims: cases whose flags differ pairwise, so that swapping any two
+#: fields of VerifiedToken (booleans included) fails at least one of them.
+FIELD_CASES = [
+    ({"x-ctx": {"a": 1}}, {"cnf": {"jkt": "JKT-value"}}),
+    ({}, {"cnf": {"x5t#S256": "X5T-value"}}),
+    ({}, {}),
+    ({"x-ctx": [1]}, {"roles": ["a"]}),
+    ({}, {"cnf": {"x5t#S256": "X5T-value", "jkt": "JKT-value"}}),
+]
+
+
+@pytest.mark.parametrize(("extra_header", "extra_claims"), FIELD_CASES)
+def test_every_field_of_a_verified_token_holds_what_it_names(
+    extra_header: dict[str, Any], extra_claims: dict[str, Any]
+) -> None:
+    provider = Provider("the-provider", ["HS256"], key={"kty": "oct", "kid": "the-kid",
+                        "k": b64(SECRET.encode())}, leeway=7)  # fmt: skip
+    v = TokenVerifier(provider, clock=Clock())
+    header = {"alg": "HS256", "kid": "the-kid", "typ": "refresh+jwt", **extra_header}
+    claims = {"sub": "a", "iat": NOW - 100, "nbf": NOW - 50, "exp": NOW + 60, **extra_claims}
+    verified = v.verify_static(hs256_token(header, claims))
+    cnf = extra_claims.get("cnf", {})
+    expected = {
+        "header": header,
+        "claims": claims,
+        "kid": "the-kid",
+        "verifier": v,
+        "ring": v.keys.current(),
+        "valid_from": NOW - 50 - 7,
+        "valid_until": NOW + 60 + 7,
+        "provider": "the-provider",
+        "nested": tuple(n for n, value in claims.items() if isinstance(value, dict | list)),
+        "header_nested": bool(extra_header),
+        "kind": "refresh",
+        "revocation_keys": None,
+        "x5t": cnf.get("x5t#S256"),
+        "needs_certificate": "x5t#S256" in cnf,
+        "jkt": cnf.get("jkt"),
+        "bound": bool(cnf),
+        "used": False,
+    }
+    assert [f.name for f in dataclasses.fields(VerifiedToken)] == list(expected)
+    for name, value in expected.items():
+        got = getattr(verified, name)
+        assert got is value if name in ("verifier", "ring") else got == value, name
+        assert type(got) is type(value), name

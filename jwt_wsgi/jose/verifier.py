@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from .._memo import BoundedMemo
 from ..errors import (
     DisallowedAlgorithm,
     ExpiredToken,
@@ -227,9 +228,9 @@ class TokenVerifier(Generic[Settings]):
             required["iss"] = None
         self._required = tuple(required)
         self._string_claims = ("jti",) if provider.allow_numeric_sub else ("sub", "jti")
-        #: Checked headers by their base64url text (see :meth:`_remember_header`).
+        #: Checked headers of tokens that verified, by their base64url text.
         #: Shared by cache entries as their claims are, so never mutated.
-        self._headers: dict[str, CheckedHeader] = {}
+        self._headers: BoundedMemo[str, CheckedHeader] = BoundedMemo(self.HEADER_MEMO_SIZE)
 
     def set_keys(self, keys: KeySource) -> None:
         """Verify with other keys from now on; tokens verified before are not current."""
@@ -282,7 +283,8 @@ class TokenVerifier(Generic[Settings]):
             tried = True
             if safe_verify(algorithm, signing_input, key, signature):
                 if known is None:
-                    self._remember_header(header_b64, (header, alg, kid, nested))
+                    # Only headers of tokens that verified: junk cannot crowd out the issuer's few.
+                    self._headers.remember(header_b64, (header, alg, kid, nested))
                 return header, nested, payload, candidate.kid, ring
         if not tried:  # the log says why; the client, as for any key that does not verify
             raise InvalidSignature(detail=f"no key of the type and curve {alg} names")
@@ -313,14 +315,6 @@ class TokenVerifier(Generic[Settings]):
         if kid is not None and not isinstance(kid, str):
             raise MalformedToken("the token's key id is not a string")
         return header, alg, kid, bool(_nested_members(header, text))
-
-    def _remember_header(self, header_b64: str, checked: CheckedHeader) -> None:
-        """Keep a header whose token verified: the next token from the issuer
-        almost always carries the same one. Headers of tokens that failed are
-        never kept, so junk cannot crowd out the issuer's few."""
-        if len(self._headers) >= self.HEADER_MEMO_SIZE:
-            self._headers.clear()
-        self._headers[header_b64] = checked
 
     def verify_static(self, token: str, claims: dict[str, Any] | None = None) -> VerifiedToken:
         """Everything but the clock: signature, then the claims that never change.

@@ -80,7 +80,7 @@ def paths_step(count: int) -> Callable[[], bytes]:
 
     def step() -> bytes:
         answer = request(app, next(environs))
-        assert len(app.rules._memo) <= app.rules._memo_size
+        assert len(app.rules._memo) <= app.rules._memo.size
         return answer
 
     return step
