@@ -53,7 +53,7 @@ from .errors import (
     TokenNotBound,
     TokenTooLarge,
 )
-from .jose.compact import check_length, peek_claims, token_id
+from .jose.compact import peek_claims, token_id
 from .jose.keys import KeyInput, KeyRing
 from .jose.verifier import TokenVerifier, VerifiedToken
 from .providers import Provider, ProviderOptions
@@ -439,8 +439,8 @@ class Authenticator:
         *,
         dpop_scheme: bool = False,
     ) -> Authenticated:
-        """Every location's token, once read: the size guard, the cache, else verification."""
-        check_length(token, self.max_token_bytes)
+        """Every location's token, once read: the cache, else verification (whose
+        compact-JWS split refuses an overlong token before any other work)."""
         cached = self.cache.get(token)
         if cached is not None:
             if cached.holds(now):

@@ -411,6 +411,9 @@ class RedisConnection:
                     self._cluster.close()
             else:
                 self._client.close()
+                # A client built on a pool of ours (a clone, a Sentinel's master_for)
+                # does not close that pool itself: its sockets would stay open.
+                self._client.connection_pool.disconnect()
         except self.errors:
             pass
 

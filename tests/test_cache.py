@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from jwt_wsgi import ExpiredToken, JWTMiddleware, Provider, Rule
+import pytest
+
+from jwt_wsgi import Authenticator, ExpiredToken, JWTMiddleware, Provider, Rule
 from jwt_wsgi.cache import TokenCache
 from jwt_wsgi.errors import (
     ClaimMismatch,
@@ -111,6 +113,46 @@ def test_removed_key_stops_cached_tokens(clock: Clock) -> None:
     assert c.get("/", headers=bearer(old)).status_code == 401
     assert refusals.last() is InvalidSignature
     assert c.get("/", headers=bearer(new)).status_code == 200
+
+
+#: Every way a token reaches the cache: the header hit path (which inlines the
+#: freshness test), a cookie, the query string, and authenticate() without WSGI.
+WAYS = {
+    "header": ({}, lambda t: {"headers": {"Authorization": f"Bearer {t}"}}),
+    "cookie": ({"locations": ["cookie"]}, lambda t: {"headers": {"Cookie": f"access_token={t}"}}),
+    "query": ({"locations": ["query"]}, lambda t: {"query_string": {"access_token": t}}),
+}
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_a_cached_token_stops_when_its_key_goes_or_its_time_runs_out(
+    clock: Clock, way: str
+) -> None:
+    options, send = WAYS[way]
+    refusals = Refusals()
+    mw = build(clock, refusals, key=[SECRET, OTHER], **options)
+    c = ValidatingClient(mw, use_cookies=False)  # the Cookie header as written
+    old, short = make_token(key=SECRET), make_token({"exp": int(NOW) + 30}, key=OTHER)
+    for token in (old, short, old, short):
+        assert c.get("/", **send(token)).status_code == 200
+    assert mw.cache.hits == 2
+    mw.set_keys(OTHER)
+    assert c.get("/", **send(old)).status_code == 401
+    assert refusals.last() is InvalidSignature
+    clock.now += 31
+    assert c.get("/", **send(short)).status_code == 401
+    assert refusals.last() is ExpiredToken
+
+
+def test_authenticate_without_wsgi_sees_the_same_freshness(clock: Clock) -> None:
+    authenticator = Authenticator(Provider("p", ["HS256"], key=[SECRET, OTHER]), clock=clock)
+    token = make_token(key=SECRET)
+    assert authenticator.authenticate(token).claims["sub"] == "alice"
+    assert authenticator.authenticate(token).claims["sub"] == "alice"
+    assert authenticator.cache.hits == 1
+    authenticator.set_keys(OTHER, provider="p")
+    with pytest.raises(InvalidSignature):
+        authenticator.authenticate(token)
 
 
 def test_set_keys_checks_the_new_keys() -> None:

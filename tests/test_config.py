@@ -217,6 +217,21 @@ def test_keys_from_files_of_every_form(tmp_path: Path) -> None:
     assert mw.authenticator.authenticate(live_token()).claims["sub"]
 
 
+def test_a_binary_key_file_keeps_a_last_byte_that_looks_like_a_newline(tmp_path: Path) -> None:
+    """DER ends in arbitrary bytes: one ending in 0x0a is a key, not a text line."""
+    while True:
+        private = ec.generate_private_key(ec.SECP256R1())
+        der = private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        if der.endswith(b"\n"):
+            break
+    (tmp_path / "public.der").write_bytes(der)
+    mw = from_config(echo_app, {"algorithms": "ES256", "key_file": str(tmp_path / "public.der")})
+    token = jwt.encode({"sub": "d", "exp": 4_000_000_000}, private, "ES256")
+    assert mw.authenticator.authenticate(token).claims["sub"] == "d"
+
+
 def test_an_inline_secret_works_but_warns() -> None:
     with pytest.warns(UserWarning, match="key in configuration: an HMAC secret written"):
         mw = from_config(echo_app, {"algorithms": "HS256", "key": SECRET})
@@ -291,7 +306,7 @@ def test_errors_name_the_setting_and_its_source(settings: dict[str, str], messag
         ({"providers": "a", "provider.a.color": "x"}, "provider.a.color in configuration: unknown"),
         ({"providers": "a", "provider.a.algorithms": "HS256"}, "provider 'a' in configuration"),
         ({"key_file": "/nonexistent"}, "key_file in configuration: cannot read /nonexistent"),
-        ({"key_file": "{bad}"}, "is not valid JSON"),
+        ({"key_file": "{bad}"}, "key_file in configuration: {bad} is not valid JSON"),
         ({"revocation_url": "http://not-redis"}, "revocation_url in configuration"),
     ],
 )
@@ -301,6 +316,7 @@ def test_more_errors_without_the_base(
     bad = tmp_path / "bad.json"
     bad.write_text("{nope")
     settings = {k: v.replace("{bad}", str(bad)) for k, v in settings.items()}
+    message = message.replace("{bad}", str(bad))
     if "providers" not in settings:
         settings = {"algorithms": "HS256", **settings}
     with pytest.raises(ConfigurationError) as raised:

@@ -862,7 +862,8 @@ def test_a_hung_replay_store_is_503_then_proofs_pass_again(
     import redis
 
     client = redis.Redis.from_url(redis_server.url, socket_timeout=0.3)
-    api = Api(clock, replay=RedisRevocationStore(client, mirror=False))
+    store = RedisRevocationStore(client, mirror=False)  # its own connection, from the client's
+    api = Api(clock, replay=store)
     token = bound(key)
     try:
         redis_server.hang()
@@ -873,4 +874,5 @@ def test_a_hung_replay_store_is_503_then_proofs_pass_again(
             redis_server.resume()
         assert api.send(token, key.proof("GET", BASE + "/orders", token)).status_code == 200
     finally:
+        store.close()
         client.close()

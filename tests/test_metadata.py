@@ -75,6 +75,7 @@ def test_served_at_the_well_known_path_and_announced_in_challenges(clock: Clock)
     client = ValidatingClient(app)
     answer = client.get("/.well-known/oauth-protected-resource/v1")
     assert answer.status_code == 200 and answer.mimetype == "application/json"
+    assert answer.headers["Cache-Control"] == "max-age=3600"  # public, unlike refusals
     document = json.loads(answer.data)
     assert document["resource"] == RESOURCE and document["resource_name"] == "Reports API"
     assert client.head("/.well-known/oauth-protected-resource/v1").data == b""

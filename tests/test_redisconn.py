@@ -145,6 +145,27 @@ def test_a_sentinel_client_is_taken_with_its_service(sentinel_group: SentinelGro
     store.close()
 
 
+@pytest.mark.parametrize("given", ["url", "client"])
+def test_closing_a_store_closes_every_connection_it_opened(
+    redis_server: RedisServer, given: str
+) -> None:
+    """A store built on a client works on a copy of it (its own pool): closing the store
+    closes that pool too, so no socket outlives it (redis-py leaves such pools open)."""
+    admin = redis_server.client()
+    client = redis.Redis.from_url(redis_server.url)
+    before = len(admin.client_list())
+    store = RedisRevocationStore(redis_server.url if given == "url" else client, mirror=False)
+    store.revoke("closing", expires_at=4_000_000_000)
+    assert len(admin.client_list()) > before
+    store.close()
+    deadline = time.monotonic() + 2
+    while len(admin.client_list()) > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(admin.client_list()) == before
+    client.close()
+    admin.close()
+
+
 def test_a_lone_server_waits_for_no_replica(redis_server: RedisServer) -> None:
     store = RedisRevocationStore(redis_server.url, mirror=False)
     assert store.min_replicas == 0

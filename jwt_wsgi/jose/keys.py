@@ -149,21 +149,22 @@ def jwk_algorithm(member: Mapping[str, Any]) -> str | None:
 def key_from_file(data: bytes, name: str) -> KeyInput:
     """What a key file holds, in the form ``key=`` takes: the one reading of key files.
 
-    A file starting with ``{`` is a JWK or a JWK Set (a mapping), one starting
-    with ``-----BEGIN`` is PEM (the bytes); anything else is a raw secret,
-    without the trailing newline an editor adds. ``name`` (the path) starts
-    the error message.
+    A file starting with ``{`` is a JWK or a JWK Set (a mapping); anything
+    else is key material as bytes (PEM, DER, or a raw secret). A text file
+    loses the trailing newline an editor adds; a binary one (DER, random
+    secret bytes) is kept whole, since its last byte may be ``0x0a``.
+    ``name`` (the path) starts the error message.
     """
     stripped = data.lstrip()
     if stripped.startswith(b"{"):
         try:
-            value = json.loads(data)
+            value: dict[str, Any] = json.loads(data)  # an object: the text starts with {
         except ValueError:
             raise ConfigurationError(f"{name} is not valid JSON") from None
-        if not isinstance(value, dict):
-            raise ConfigurationError(f"{name} is not a JSON object")
         return value
-    if stripped.startswith(b"-----BEGIN"):
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
         return data
     return data.rstrip(b"\r\n")
 
