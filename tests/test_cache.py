@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -117,7 +118,7 @@ def test_removed_key_stops_cached_tokens(clock: Clock) -> None:
 
 #: Every way a token reaches the cache: the header hit path (which inlines the
 #: freshness test), a cookie, the query string, and authenticate() without WSGI.
-WAYS = {
+WAYS: dict[str, tuple[dict[str, Any], Callable[[str], dict[str, Any]]]] = {
     "header": ({}, lambda t: {"headers": {"Authorization": f"Bearer {t}"}}),
     "cookie": ({"locations": ["cookie"]}, lambda t: {"headers": {"Cookie": f"access_token={t}"}}),
     "query": ({"locations": ["query"]}, lambda t: {"query_string": {"access_token": t}}),

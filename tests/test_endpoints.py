@@ -611,6 +611,7 @@ def test_a_redis_store_that_is_down_says_so(redis_server: Any) -> None:
     ):
         with pytest.raises(RevocationUnavailable):
             call_store()
+    store.close()
 
 
 # -- the token's life under attack ----------------------------------------------------
@@ -848,6 +849,7 @@ def test_store_failures_at_the_endpoints_are_503_never_500(redis_server: Any) ->
     assert out.status_code == 503 and out.headers["Content-Type"] == "application/json"
     assert out.get_json()["error_description"] == StoreUnavailable.default_description
     assert "Set-Cookie" not in out.headers
+    store.close()
 
 
 #: endpoint path -> (whether it changes a login by POST, whether its answer sets cookies)
